@@ -1,0 +1,42 @@
+// KERPLE, logarithmic variant (Chi et al. 2022): bias = -r1 * log(1 + r2 * (i - j)) with learned
+// r1, r2 > 0 per head. Like ALiBi a decaying bias, but logarithmic, so distant tokens keep some
+// weight.
+#include "encodings/encoding.h"
+
+namespace lb {
+namespace {
+
+class Kerple : public Encoding {
+ public:
+  explicit Kerple(const EncodingSpec& spec) : Encoding(spec) {
+    // Uniform initialisation as in the reference code; positivity is kept by clamping at use.
+    r1_ = register_parameter("r1", torch::rand({spec.heads, 1, 1}) * 2.0);
+    r2_ = register_parameter("r2", torch::rand({spec.heads, 1, 1}));
+  }
+  PositionInputs positions(int64_t T, torch::Device device) override {
+    if (!distance_.defined() || distance_.size(0) != T || distance_.device() != device)
+      distance_ = relative_distance(T, device);
+    const double eps = 1e-2;
+    PositionInputs in;
+    in.length = T;
+    in.bias = -r1_.clamp_min(eps) * torch::log1p(r2_.clamp_min(eps) * distance_.unsqueeze(0));
+    return in;
+  }
+  nlohmann::json inspect(int64_t) override {
+    auto flat = [](const torch::Tensor& t) {
+      auto c = t.detach().flatten().to(torch::kFloat64).contiguous();
+      return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+    };
+    return {{"r1", flat(r1_)}, {"r2", flat(r2_)}};
+  }
+
+ private:
+  torch::Tensor r1_, r2_;   // [H, 1, 1]
+  torch::Tensor distance_;  // [T, T] cached per length
+};
+
+}  // namespace
+
+std::shared_ptr<Encoding> make_kerple(const EncodingSpec& spec) { return std::make_shared<Kerple>(spec); }
+
+}  // namespace lb

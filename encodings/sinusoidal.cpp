@@ -1,0 +1,55 @@
+// Fixed sinusoidal absolute positions added to the token embeddings. Defined for any position,
+// so longer sequences simply use further rows (the model never saw them in training).
+#include "encodings/sinusoidal.h"
+
+#include "encodings/encoding.h"
+
+namespace lb {
+
+torch::Tensor sinusoidal_table(int64_t length, int64_t d_model, double base) {
+  auto pos = torch::arange(length, torch::kFloat64).unsqueeze(1);
+  auto two_i = torch::arange(0, d_model, 2, torch::kFloat64);
+  auto angles = pos * torch::pow(base, -two_i / double(d_model));  // [length, d/2]
+  // stack(..., -1) then flatten interleaves: sin, cos, sin, cos, ...
+  return torch::stack({angles.sin(), angles.cos()}, -1).flatten(1).to(torch::kFloat32);
+}
+
+namespace {
+
+class Sinusoidal : public Encoding {
+ public:
+  using Encoding::Encoding;
+
+  torch::Tensor embed(const torch::Tensor& x) override {
+    const int64_t T = x.size(1);
+    if (!table_.defined() || table_.size(0) < T || table_.device() != x.device())
+      table_ = sinusoidal_table(T, spec_.d_model, option("base")).to(x.device());
+    return x + table_.narrow(0, 0, T);
+  }
+  PositionInputs positions(int64_t T, torch::Device) override {
+    PositionInputs in;
+    in.length = T;
+    return in;
+  }
+  nlohmann::json inspect(int64_t T) override {
+    auto table = sinusoidal_table(T, spec_.d_model, option("base")).to(torch::kFloat64).contiguous();
+    std::vector<std::vector<double>> rows;
+    for (int64_t r = 0; r < T; ++r) {
+      const double* row = table[r].data_ptr<double>();
+      rows.emplace_back(row, row + spec_.d_model);
+    }
+    return {{"table", rows}};
+  }
+
+ private:
+  torch::Tensor table_;
+};
+
+}  // namespace
+
+std::shared_ptr<Encoding> make_sinusoidal(const EncodingSpec& spec) {
+  if (spec.d_model % 2 != 0) throw std::invalid_argument("sinusoidal needs an even model.d_model");
+  return std::make_shared<Sinusoidal>(spec);
+}
+
+}  // namespace lb

@@ -1,0 +1,57 @@
+// T5 relative position bias: one learned scalar per (bucket, head), added to the attention logits
+// of every layer (shared across layers, as in T5).
+#include "encodings/t5.h"
+
+#include <cmath>
+
+#include "encodings/encoding.h"
+
+namespace lb {
+
+torch::Tensor t5_bucket(const torch::Tensor& distance, int64_t num_buckets, int64_t max_distance) {
+  const int64_t max_exact = num_buckets / 2;
+  auto n = distance.to(torch::kInt64).clamp_min(0);
+  auto scaled = torch::log(n.to(torch::kFloat32).clamp_min(1) / double(max_exact)) /
+                std::log(double(max_distance) / max_exact) * double(num_buckets - max_exact);
+  auto large = (scaled.to(torch::kInt64) + max_exact).clamp_max(num_buckets - 1);
+  return torch::where(n < max_exact, n, large);
+}
+
+namespace {
+
+class T5Bias : public Encoding {
+ public:
+  explicit T5Bias(const EncodingSpec& spec) : Encoding(spec) {
+    const int64_t buckets = option("num_buckets");
+    bias_table_ = register_parameter("bias", torch::zeros({buckets, spec.heads}));
+  }
+  PositionInputs positions(int64_t T, torch::Device device) override {
+    if (!buckets_.defined() || buckets_.size(0) != T || buckets_.device() != device)
+      buckets_ = bucket_matrix(T).to(device);
+    PositionInputs in;
+    in.length = T;
+    // Gather per forward (the table is trained), but once for all layers.
+    in.bias = bias_table_.index({buckets_}).permute({2, 0, 1});
+    return in;
+  }
+  nlohmann::json inspect(int64_t T) override {
+    auto b = t5_bucket(torch::arange(T), option("num_buckets"), option("max_distance")).contiguous();
+    return {{"buckets", std::vector<int64_t>(b.data_ptr<int64_t>(), b.data_ptr<int64_t>() + T)}};
+  }
+  std::string notes() const override {
+    return "distances past max_distance share the last bucket, so the bias is flat beyond it";
+  }
+
+ private:
+  torch::Tensor bucket_matrix(int64_t T) const {
+    return t5_bucket(relative_distance(T, torch::kCPU), option("num_buckets"), option("max_distance"));
+  }
+  torch::Tensor bias_table_;  // [num_buckets, H]
+  torch::Tensor buckets_;     // [T, T] bucket of (i - j), cached per length
+};
+
+}  // namespace
+
+std::shared_ptr<Encoding> make_t5(const EncodingSpec& spec) { return std::make_shared<T5Bias>(spec); }
+
+}  // namespace lb

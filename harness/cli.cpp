@@ -1,0 +1,180 @@
+#include "harness/cli.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <iostream>
+#include <map>
+
+#include "encodings/encoding.h"
+#include "encodings/rope_scaling.h"
+#include "harness/config.h"
+#include "harness/report.h"
+#include "harness/runner.h"
+#include "harness/tables.h"
+
+namespace lb {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage:
+  lengthbench run CONFIG [--set key.path=value]... [--out DIR] [--threads N]
+  lengthbench table REPORT... [--format markdown|csv|latex] [--protocol nonoverlapping|sliding]
+                              [--metric ppl|nll|last_l_ppl]
+  lengthbench inspect ENCODING [--scaling S] [--factor F|auto] [--head-dim D] [--heads H]
+                               [--train-length L] [--eval-length T] [--base B]
+  lengthbench list
+)";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Splits argv into positionals and --flag value pairs (repeatable flags keep every value).
+struct Args {
+  std::vector<std::string> positional;
+  std::multimap<std::string, std::string> flags;
+
+  Args(int argc, char** argv, int first, const std::vector<std::string>& allowed) {
+    for (int i = first; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a.rfind("--", 0) != 0) {
+        positional.push_back(a);
+        continue;
+      }
+      std::string name = a.substr(2), value;
+      if (auto eq = name.find('='); eq != std::string::npos && name != "set") {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else {
+        if (i + 1 >= argc) throw UsageError(fmt::format("{} needs a value", a));
+        value = argv[++i];
+      }
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+        throw UsageError(fmt::format("unknown option --{}", name));
+      flags.emplace(name, value);
+    }
+  }
+  std::optional<std::string> get(const std::string& name) const {
+    auto it = flags.find(name);
+    return it == flags.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  std::vector<std::string> all(const std::string& name) const {
+    std::vector<std::string> out;
+    for (auto [it, end] = flags.equal_range(name); it != end; ++it) out.push_back(it->second);
+    return out;
+  }
+  int64_t integer(const std::string& name, int64_t fallback) const {
+    auto v = get(name);
+    if (!v) return fallback;
+    try {
+      size_t used = 0;
+      int64_t n = std::stoll(*v, &used);
+      if (used == v->size() && n > 0) return n;
+    } catch (...) {
+    }
+    throw UsageError(fmt::format("--{} must be a positive integer, got \"{}\"", name, *v));
+  }
+  double number(const std::string& name) const {
+    try {
+      size_t used = 0;
+      double x = std::stod(*get(name), &used);
+      if (used == get(name)->size()) return x;
+    } catch (...) {
+    }
+    throw UsageError(fmt::format("--{} must be a number, got \"{}\"", name, *get(name)));
+  }
+};
+
+int cmd_run(int argc, char** argv) {
+  Args args(argc, argv, 2, {"set", "out", "threads"});
+  if (args.positional.size() != 1) throw UsageError("run takes one CONFIG file");
+  Config config = load_config(args.positional[0], args.all("set"));
+  RunOptions options;
+  options.out_dir = args.get("out").value_or("results/" + config.name);
+  if (args.get("threads")) options.threads = int(args.integer("threads", 1));
+  json report = run_experiment(config, options);
+  TableOptions table;
+  std::cout << "\n" << render_table({report}, table);
+  return 0;
+}
+
+int cmd_table(int argc, char** argv) {
+  Args args(argc, argv, 2, {"format", "protocol", "metric"});
+  if (args.positional.empty()) throw UsageError("table needs at least one REPORT (report.json)");
+  TableOptions t;
+  t.format = args.get("format").value_or(t.format);
+  t.protocol = args.get("protocol").value_or(t.protocol);
+  t.metric = args.get("metric").value_or(t.metric);
+  std::vector<json> reports;
+  for (const auto& path : args.positional) reports.push_back(read_report(path));
+  std::cout << render_table(reports, t);
+  return 0;
+}
+
+int cmd_inspect(int argc, char** argv) {
+  Args args(argc, argv, 2, {"scaling", "factor", "head-dim", "heads", "train-length", "eval-length", "base"});
+  if (args.positional.size() != 1) throw UsageError("inspect takes one ENCODING (see `lengthbench list`)");
+  EncodingSpec spec;
+  spec.name = args.positional[0];
+  const int64_t head_dim = args.integer("head-dim", 32);
+  spec.heads = args.integer("heads", 4);
+  spec.d_model = head_dim * spec.heads;
+  spec.train_length = args.integer("train-length", 128);
+  const int64_t T = args.integer("eval-length", spec.train_length);
+  spec.max_length = std::max(T, spec.train_length);
+  if (args.get("base")) spec.options["base"] = args.number("base");
+  auto encoding = make_encoding(spec);
+  Scaling scaling;
+  scaling.method = args.get("scaling").value_or("none");
+  if (auto f = args.get("factor"); f && *f != "auto") scaling.factor = args.number("factor");
+  encoding->set_scaling(scaling);
+  torch::NoGradGuard no_grad;
+  std::cout << encoding->inspect(T).dump() << "\n";
+  return 0;
+}
+
+int cmd_list() {
+  std::cout << "encodings (trained in):\n";
+  for (const auto& e : encoding_registry()) {
+    std::string opts = e.option_defaults.empty() ? "" : "  options " + e.option_defaults.dump();
+    std::cout << fmt::format("  {:<12} {}{}\n", e.name, e.description, opts);
+  }
+  std::cout << "scalings (inference-time, rope and xpos models; factor \"auto\" = max(1, T/L) or a number):\n";
+  for (const auto& s : scaling_registry()) {
+    std::string opts = s.option_defaults.empty() ? "" : "  options " + s.option_defaults.dump();
+    std::cout << fmt::format("  {:<12} {}{}\n", s.name, s.description, opts);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  spdlog::set_pattern("%H:%M:%S %^%l%$ %v");
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "run") return cmd_run(argc, argv);
+    if (command == "table") return cmd_table(argc, argv);
+    if (command == "inspect") return cmd_inspect(argc, argv);
+    if (command == "list") return cmd_list();
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    throw UsageError(fmt::format("unknown command \"{}\"", command));
+  } catch (const UsageError& e) {
+    std::cerr << "error: " << e.what() << "\n" << kUsage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace lb

@@ -1,0 +1,33 @@
+// Corpora: read text (file, directory of files, JSONL) or token files (nanoGPT .bin, raw bytes),
+// tokenize at byte level, and split deterministically into train and held-out streams.
+#pragma once
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "harness/config.h"
+
+namespace lb {
+
+struct Corpus {
+  torch::Tensor train;     // [N] uint8 (bytes) or int32 (token ids) -- one stream
+  torch::Tensor held_out;  // [M] same dtype
+  int64_t vocab = 256;
+  nlohmann::json summary;  // source, format, documents, split rule, token counts (for the report)
+};
+
+struct DataError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Deterministic held-out membership of a document by name (FNV-1a hash), stable under additions.
+bool is_held_out(const std::string& document, double fraction);
+std::string detect_format(const std::string& path);
+Corpus load_corpus(const DataConfig& config);
+
+// Random training windows [B, T+1] (int64), drawn from `stream` with a generator seeded from
+// (seed, step) so a resumed run sees the same batches.
+torch::Tensor sample_windows(const torch::Tensor& stream, int64_t batch, int64_t length, uint64_t seed,
+                             int64_t step);
+
+}  // namespace lb

@@ -1,0 +1,68 @@
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+#include <fmt/format.h>
+#include <thread>
+#include <unistd.h>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "harness/report.h"
+
+namespace lb {
+
+namespace {
+
+std::string command_output(const char* command) {
+  std::array<char, 256> buffer{};
+  std::string out;
+  if (FILE* pipe = popen(command, "r")) {
+    while (fgets(buffer.data(), buffer.size(), pipe)) out += buffer.data();
+    pclose(pipe);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+// The BLAS libtorch was built against, and the shared library the loader actually resolves to
+// (Debian switches it through alternatives; the reference BLAS is ~20x slower).
+std::string blas_info() {
+  std::smatch m;
+  const std::string config = at::show_config();
+  std::string built = std::regex_search(config, m, std::regex("BLAS_INFO=([^,\\s]+)")) ? m[1].str() : "unknown";
+  std::error_code ec;
+  auto resolved = std::filesystem::canonical("/usr/lib/x86_64-linux-gnu/libblas.so.3", ec);
+  return ec ? built : built + " -> " + resolved.string();
+}
+
+}  // namespace
+
+nlohmann::json environment_info(const std::string& device, const std::string& precision) {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::string commit = command_output("git rev-parse --short HEAD 2>/dev/null");
+  if (!commit.empty() && !command_output("git status --porcelain --untracked-files=no 2>/dev/null").empty())
+    commit += "-dirty";
+  return {{"libtorch", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH)},
+          {"threads", at::get_num_threads()},
+          {"interop_threads", at::get_num_interop_threads()},
+          {"device", device},
+          {"precision", precision},
+          {"blas", blas_info()},
+          {"cpu", cpu_model()},
+          {"cores", std::thread::hardware_concurrency()},
+          {"host", std::string(host)},
+          {"git_commit", commit.empty() ? "unknown" : commit}};
+}
+
+}  // namespace lb

@@ -1,0 +1,132 @@
+#include "harness/evaluator.h"
+
+#include <fmt/format.h>
+#include <numeric>
+
+#include "harness/trainer.h"
+
+namespace lb {
+
+using nlohmann::json;
+
+namespace {
+
+json buckets_json(const std::vector<Bucket>& buckets) {
+  json b = json::array();
+  for (const auto& x : buckets)
+    b.push_back({{"start", x.start}, {"end", x.end}, {"nll", x.nll}, {"tokens", x.tokens}});
+  return b;
+}
+
+// Mean nll per bin of window positions.
+std::vector<Bucket> bin_positions(const torch::Tensor& sum, const torch::Tensor& count, int64_t width) {
+  std::vector<Bucket> out;
+  const int64_t T = sum.numel();
+  for (int64_t s = 0; s < T; s += width) {
+    const int64_t e = std::min(T, s + width);
+    Bucket b{s, e, 0, int64_t(count.narrow(0, s, e - s).sum().item<double>())};
+    b.nll = b.tokens > 0 ? sum.narrow(0, s, e - s).sum().item<double>() / double(b.tokens) : 0.0;
+    out.push_back(b);
+  }
+  return out;
+}
+
+}  // namespace
+
+json EvalResult::to_json() const {
+  json c = json::array();
+  for (const auto& x : curve) c.push_back({x.start, x.nll});
+  return {{"eval_length", eval_length}, {"protocol", protocol},   {"ppl", ppl},
+          {"nll", nll},                 {"nll_stderr", nll_stderr}, {"tokens", tokens},
+          {"windows", windows},         {"last_l_nll", last_l_nll}, {"last_l_ppl", std::exp(last_l_nll)},
+          {"last_l_tokens", last_l_tokens}, {"buckets", buckets_json(buckets)},
+          {"curve", c}};
+}
+
+WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, int64_t stride) {
+  if (tokens < T) throw std::invalid_argument(fmt::format("{} tokens cannot fill one window of {}", tokens, T));
+  if (protocol == "nonoverlapping") stride = T;
+  else if (protocol != "sliding") throw std::invalid_argument(fmt::format("unknown protocol \"{}\"", protocol));
+  if (stride <= 0 || stride > T) throw std::invalid_argument(fmt::format("stride must be in [1, {}], got {}", T, stride));
+  // Windows at 0, S, 2S, ...; a final window flush with the end if the stride does not land there.
+  std::vector<int64_t> starts;
+  for (int64_t s = 0; s + T <= tokens; s += stride) starts.push_back(s);
+  if (starts.back() + T < tokens) starts.push_back(tokens - T);
+  std::vector<int64_t> score_from(starts.size(), 0);
+  for (size_t w = 1; w < starts.size(); ++w) score_from[w] = starts[w - 1] + T - starts[w];
+  return {torch::tensor(starts, torch::kInt64), torch::tensor(score_from, torch::kInt64)};
+}
+
+int64_t shared_eval_tokens(int64_t held_out_tokens, int64_t budget, const std::vector<int64_t>& lengths) {
+  int64_t lcm = 1;
+  for (int64_t T : lengths) lcm = std::lcm(lcm, T);
+  const int64_t available = std::min(budget, held_out_tokens - 1);  // one extra token for the last target
+  if (available < lcm)
+    throw std::invalid_argument(fmt::format(
+        "the held-out split has {} tokens; scoring the same tokens at every eval length needs at least {} "
+        "(a multiple of every length, plus one) -- raise data.held_out_fraction or data.eval_tokens, use "
+        "more data, or change eval.lengths",
+        held_out_tokens, lcm + 1));
+  return available / lcm * lcm;
+}
+
+double clustered_stderr(const torch::Tensor& window_sums, const torch::Tensor& window_counts) {
+  auto sums = window_sums.to(torch::kFloat64), counts = window_counts.to(torch::kFloat64);
+  const int64_t W = sums.numel();
+  if (W < 2) return 0.0;
+  const double n = counts.sum().item<double>();
+  const double mean = sums.sum().item<double>() / n;
+  const double ss = (sums - counts * mean).pow(2).sum().item<double>();
+  return std::sqrt(double(W) / double(W - 1) * ss) / n;
+}
+
+EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const EvalOptions& opt) {
+  if (held_out.numel() < opt.tokens + 1)
+    throw std::invalid_argument(fmt::format("held-out stream has {} tokens, {} needed", held_out.numel(), opt.tokens + 1));
+  const auto plan = plan_windows(opt.protocol, opt.tokens, T, opt.stride);
+  const int64_t W = plan.starts.numel();
+  const int64_t batch = std::max<int64_t>(1, opt.batch_tokens / T);
+  const auto positions = torch::arange(T, torch::kInt64);
+  const auto offsets = torch::arange(T + 1, torch::kInt64);
+
+  auto position_sum = torch::zeros({T}, torch::kFloat64), position_count = torch::zeros({T}, torch::kFloat64);
+  std::vector<torch::Tensor> window_sums, window_counts;
+
+  torch::InferenceMode inference;
+  model->eval();
+  for (int64_t first = 0; first < W; first += batch) {
+    const int64_t n = std::min(batch, W - first);
+    auto starts = plan.starts.narrow(0, first, n);
+    auto rows = held_out.index({starts.unsqueeze(1) + offsets}).to(torch::kInt64).to(opt.device);
+    torch::Tensor nll;
+    {
+      AutocastScope autocast(opt.bf16, opt.device);
+      nll = token_nll(model->forward(rows.narrow(1, 0, T)), rows.narrow(1, 1, T));
+    }
+    nll = nll.to(torch::kCPU, torch::kFloat64);
+    auto scored = (positions.unsqueeze(0) >= plan.score_from.narrow(0, first, n).unsqueeze(1)).to(torch::kFloat64);
+    auto masked = nll * scored;
+    position_sum += masked.sum(0);
+    position_count += scored.sum(0);
+    window_sums.push_back(masked.sum(1));
+    window_counts.push_back(scored.sum(1));
+  }
+
+  EvalResult r;
+  r.eval_length = T;
+  r.protocol = opt.protocol;
+  r.windows = W;
+  r.tokens = position_count.sum().item<int64_t>();
+  r.nll = position_sum.sum().item<double>() / double(r.tokens);
+  r.ppl = std::exp(r.nll);
+  r.nll_stderr = clustered_stderr(torch::cat(window_sums), torch::cat(window_counts));
+  const int64_t L = std::min(opt.train_length > 0 ? opt.train_length : T, T);
+  const double last_count = position_count.narrow(0, T - L, L).sum().item<double>();
+  r.last_l_tokens = int64_t(last_count);
+  r.last_l_nll = last_count > 0 ? position_sum.narrow(0, T - L, L).sum().item<double>() / last_count : 0.0;
+  r.buckets = bin_positions(position_sum, position_count, opt.bucket_width > 0 ? opt.bucket_width : T);
+  r.curve = bin_positions(position_sum, position_count, std::max<int64_t>(1, T / 64));
+  return r;
+}
+
+}  // namespace lb

@@ -1,0 +1,106 @@
+#include "harness/model.h"
+
+#include <cmath>
+
+namespace lb {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                           const torch::Tensor& scale) {
+  auto halves = x.to(torch::kFloat32).chunk(2, -1);
+  const auto &x1 = halves[0], &x2 = halves[1];
+  auto out = torch::cat({x1 * cos - x2 * sin, x1 * sin + x2 * cos}, -1);
+  if (scale.defined()) out = out * torch::cat({scale, scale}, -1);
+  return out.to(x.scalar_type());
+}
+
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg)
+    : heads_(cfg.heads), head_dim_(cfg.d_model / cfg.heads) {
+  qkv_ = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, 3 * cfg.d_model).bias(false)));
+  proj_ = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, cfg.d_model).bias(false)));
+  torch::NoGradGuard no_grad;
+  torch::nn::init::normal_(qkv_->weight, 0.0, 0.02);
+  torch::nn::init::normal_(proj_->weight, 0.0, 0.02 / std::sqrt(2.0 * cfg.layers));
+}
+
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const PositionInputs& pos,
+                                               const torch::Tensor& mask) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  auto qkv = qkv_->forward(x).view({B, T, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+  auto q = qkv[0], k = qkv[1], v = qkv[2];  // [B, H, T, hd]
+  if (pos.cos.defined()) {
+    q = apply_rotary(q, pos.cos, pos.sin, pos.q_scale);
+    k = apply_rotary(k, pos.cos, pos.sin, pos.k_scale);
+  }
+  const double scale = pos.logit_scale / std::sqrt(double(head_dim_));
+  // Scores in the compute dtype; adding the fp32 mask promotes them, so softmax runs in fp32.
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale + mask;
+  auto y = torch::matmul(torch::softmax(scores, -1), v);
+  return proj_->forward(y.transpose(1, 2).reshape({B, T, C}));
+}
+
+BlockImpl::BlockImpl(const ModelConfig& cfg) {
+  ln1_ = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model})));
+  attn_ = register_module("attn", CausalSelfAttention(cfg));
+  ln2_ = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model})));
+  const int64_t hidden = cfg.mlp_ratio * cfg.d_model;
+  fc_ = register_module("fc", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, hidden).bias(false)));
+  fc_proj_ = register_module("fc_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, cfg.d_model).bias(false)));
+  torch::NoGradGuard no_grad;
+  torch::nn::init::normal_(fc_->weight, 0.0, 0.02);
+  torch::nn::init::normal_(fc_proj_->weight, 0.0, 0.02 / std::sqrt(2.0 * cfg.layers));
+}
+
+torch::Tensor BlockImpl::forward(torch::Tensor x, const PositionInputs& pos, const torch::Tensor& mask) {
+  x = x + attn_->forward(ln1_->forward(x), pos, mask);
+  return x + fc_proj_->forward(F::gelu(fc_->forward(ln2_->forward(x))));
+}
+
+GPTImpl::GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding)
+    : cfg_(cfg), encoding_(std::move(encoding)) {
+  wte_ = register_module("wte", torch::nn::Embedding(cfg.vocab, cfg.d_model));
+  {
+    torch::NoGradGuard no_grad;
+    torch::nn::init::normal_(wte_->weight, 0.0, 0.02);
+  }
+  register_module("encoding", encoding_);
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < cfg.layers; ++i) blocks_->push_back(Block(cfg));
+  ln_f_ = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model})));
+}
+
+torch::Tensor GPTImpl::attention_mask(const PositionInputs& pos, torch::Device device) {
+  const int64_t T = pos.length;
+  if (!causal_.defined() || causal_.size(0) < T || causal_.device() != device)
+    causal_ = torch::full({T, T}, -std::numeric_limits<float>::infinity(),
+                          torch::TensorOptions().device(device))
+                  .triu(1);
+  auto causal = causal_.narrow(0, 0, T).narrow(1, 0, T);
+  return pos.bias.defined() ? pos.bias + causal : causal;
+}
+
+torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
+  const int64_t T = tokens.size(1);
+  auto x = encoding_->embed(wte_->forward(tokens));
+  // Position tables and the mask are built once here and shared by every layer.
+  auto pos = encoding_->positions(T, tokens.device());
+  auto mask = attention_mask(pos, tokens.device());
+  for (const auto& block : *blocks_) x = block->as<Block>()->forward(x, pos, mask);
+  return F::linear(ln_f_->forward(x), wte_->weight).to(torch::kFloat32);
+}
+
+int64_t GPTImpl::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+torch::Tensor token_nll(const torch::Tensor& logits, const torch::Tensor& targets) {
+  const auto V = logits.size(-1);
+  return F::cross_entropy(logits.reshape({-1, V}), targets.reshape(-1),
+                          F::CrossEntropyFuncOptions().reduction(torch::kNone))
+      .view(targets.sizes());
+}
+
+}  // namespace lb

@@ -1,0 +1,72 @@
+// A small decoder-only, pre-LayerNorm transformer (nanoGPT's shape): token embedding (tied to the
+// output head), blocks of causal self-attention + GELU MLP, final LayerNorm. Position information
+// comes only from the Encoding plug-in, through its three hooks.
+#pragma once
+#include <torch/torch.h>
+
+#include "encodings/encoding.h"
+
+namespace lb {
+
+struct ModelConfig {
+  int64_t vocab = 256;
+  int64_t layers = 4;
+  int64_t d_model = 128;
+  int64_t heads = 4;
+  int64_t mlp_ratio = 4;
+};
+
+// Applies rotary tables to x [B, H, T, head_dim] in fp32 (half-split pairing: dimension i is
+// rotated with i + head_dim/2, as in GPT-NeoX and Llama); returns x's dtype.
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                           const torch::Tensor& scale = {});
+
+class CausalSelfAttentionImpl : public torch::nn::Module {
+ public:
+  CausalSelfAttentionImpl(const ModelConfig& cfg);
+  // mask: [T, T] or [H, T, T] additive (0 / -inf causal, plus any encoding bias).
+  torch::Tensor forward(const torch::Tensor& x, const PositionInputs& pos, const torch::Tensor& mask);
+
+ private:
+  int64_t heads_, head_dim_;
+  torch::nn::Linear qkv_{nullptr}, proj_{nullptr};
+};
+TORCH_MODULE(CausalSelfAttention);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(const ModelConfig& cfg);
+  torch::Tensor forward(torch::Tensor x, const PositionInputs& pos, const torch::Tensor& mask);
+
+ private:
+  torch::nn::LayerNorm ln1_{nullptr}, ln2_{nullptr};
+  CausalSelfAttention attn_{nullptr};
+  torch::nn::Linear fc_{nullptr}, fc_proj_{nullptr};
+};
+TORCH_MODULE(Block);
+
+class GPTImpl : public torch::nn::Module {
+ public:
+  GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding);
+  // tokens [B, T] int64 -> logits [B, T, vocab] (fp32).
+  torch::Tensor forward(const torch::Tensor& tokens);
+  Encoding& encoding() { return *encoding_; }
+  const ModelConfig& config() const { return cfg_; }
+  int64_t parameter_count() const;
+
+ private:
+  torch::Tensor attention_mask(const PositionInputs& pos, torch::Device device);
+
+  ModelConfig cfg_;
+  std::shared_ptr<Encoding> encoding_;
+  torch::nn::Embedding wte_{nullptr};
+  torch::nn::ModuleList blocks_;
+  torch::nn::LayerNorm ln_f_{nullptr};
+  torch::Tensor causal_;  // [N, N] 0 / -inf for the longest N seen
+};
+TORCH_MODULE(GPT);
+
+// Per-token next-token negative log-likelihood: logits [B, T, V], targets [B, T] -> [B, T] fp32.
+torch::Tensor token_nll(const torch::Tensor& logits, const torch::Tensor& targets);
+
+}  // namespace lb

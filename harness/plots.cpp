@@ -1,0 +1,123 @@
+#include "harness/plots.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace lb {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// One data block per run ("x y" lines), separated by two blank lines for gnuplot's `index`.
+struct Series {
+  std::vector<std::string> names;
+  std::string data;
+};
+
+Series ppl_series(const json& report, const std::string& protocol) {
+  Series s;
+  for (const auto& run : report.at("runs")) {
+    std::string block;
+    const double L = run.at("train_length").get<double>();
+    for (const auto& r : run.at("results"))
+      if (r.at("protocol") == protocol)
+        block += fmt::format("{} {}\n", r.at("eval_length").get<double>() / L, r.at("ppl").get<double>());
+    if (block.empty()) continue;
+    s.names.push_back(run.at("name"));
+    s.data += block + "\n\n";
+  }
+  return s;
+}
+
+Series curve_series(const json& report, const std::string& protocol, int64_t* longest_out) {
+  int64_t longest = 0;
+  for (const auto& run : report.at("runs"))
+    for (const auto& r : run.at("results"))
+      if (r.at("protocol") == protocol) longest = std::max<int64_t>(longest, r.at("eval_length"));
+  Series s;
+  for (const auto& run : report.at("runs")) {
+    const double L = run.at("train_length").get<double>();
+    for (const auto& r : run.at("results")) {
+      if (r.at("protocol") != protocol || r.at("eval_length") != longest) continue;
+      std::string block;
+      for (const auto& point : r.at("curve")) block += fmt::format("{} {}\n", point[0].get<double>() / L, point[1].get<double>());
+      s.names.push_back(run.at("name"));
+      s.data += block + "\n\n";
+    }
+  }
+  *longest_out = longest;
+  return s;
+}
+
+std::string plot_command(const std::string& data_file, const Series& s) {
+  std::string cmd = "plot ";
+  for (size_t i = 0; i < s.names.size(); ++i)
+    cmd += fmt::format("{}{} index {} using 1:2 with linespoints title {}", i ? ", " : "", quoted(data_file), i,
+                       quoted(s.names[i]));
+  return cmd + "\n";
+}
+
+}  // namespace
+
+std::vector<std::string> write_plots(const json& report, const std::string& out_dir) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    spdlog::warn("gnuplot not found (scripts/setup installs gnuplot-nox); no plots written");
+    return {};
+  }
+  const fs::path dir(out_dir), work = dir / ".plot";
+  fs::create_directories(work);
+  std::string script = "set terminal pngcairo size 1000,640 enhanced font 'Sans,11'\nset grid\nset key outside right\n";
+  std::vector<std::string> written;
+  const std::string title = report.at("name");
+  for (const std::string protocol : {"nonoverlapping", "sliding"}) {
+    Series ppl = ppl_series(report, protocol);
+    if (ppl.names.empty()) continue;
+    const std::string suffix = protocol == "nonoverlapping" ? "" : "_sliding";
+    const auto data = (work / ("ppl" + suffix + ".dat")).string();
+    std::ofstream(data) << ppl.data;
+    const auto png = (dir / ("ppl_vs_length" + suffix + ".png")).string();
+    script += fmt::format(
+        "set output {}\nset title {}\nset xlabel 'evaluation length / training length L'\n"
+        "set ylabel 'perplexity (per token, log scale)'\nset logscale y\nset xtics 1\n"
+        "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dashtype 2\n{}unset arrow 1\nunset logscale y\n",
+        quoted(png), quoted(fmt::format("{}: perplexity vs length ({})", title, protocol)), plot_command(data, ppl));
+    written.push_back(png);
+
+    int64_t longest = 0;
+    Series curve = curve_series(report, protocol, &longest);
+    const auto curve_data = (work / ("curve" + suffix + ".dat")).string();
+    std::ofstream(curve_data) << curve.data;
+    const auto curve_png = (dir / ("loss_by_position" + suffix + ".png")).string();
+    script += fmt::format(
+        "set output {}\nset title {}\nset xlabel 'position in window / training length L'\n"
+        "set ylabel 'mean next-token loss (nats)'\nset xtics 0.5\n"
+        "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dashtype 2\n{}unset arrow 1\n",
+        quoted(curve_png), quoted(fmt::format("{}: loss by position at T = {} ({})", title, longest, protocol)),
+        plot_command(curve_data, curve));
+    written.push_back(curve_png);
+  }
+  const auto script_path = (work / "plots.gp").string();
+  std::ofstream(script_path) << script;
+  if (std::system(fmt::format("gnuplot {} 2>{}", quoted(script_path), quoted((work / "gnuplot.log").string())).c_str()) != 0) {
+    spdlog::warn("gnuplot failed; see {}", (work / "gnuplot.log").string());
+    return {};
+  }
+  fs::remove_all(work);
+  return written;
+}
+
+}  // namespace lb

@@ -1,0 +1,256 @@
+#include "harness/runner.h"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "harness/data.h"
+#include "harness/evaluator.h"
+#include "harness/model.h"
+#include "harness/plots.h"
+#include "harness/report.h"
+#include "harness/tables.h"
+#include "harness/trainer.h"
+
+namespace lb {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int resolve_threads(int requested) {
+  return requested > 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
+}
+
+namespace {
+
+std::string short_hash(const json& j) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : j.dump()) h = (h ^ c) * 1099511628211ull;
+  return fmt::format("{:016x}", h).substr(0, 12);
+}
+
+GPT build_model(const Config& c, const RunSpec& run, int64_t vocab, int64_t max_length) {
+  EncodingSpec spec;
+  spec.name = run.encoding;
+  spec.d_model = c.model.d_model;
+  spec.heads = c.model.heads;
+  spec.train_length = c.train.length;
+  spec.max_length = max_length;
+  spec.options = run.encoding_options;
+  ModelConfig mc = c.model;
+  mc.vocab = vocab;
+  torch::manual_seed(c.seed);  // the same initialisation for a given config and encoding
+  return GPT(mc, make_encoding(spec));
+}
+
+void copy_weights(GPT& from, GPT& to) {
+  std::stringstream buffer;
+  torch::save(from, buffer);
+  torch::load(to, buffer);
+}
+
+// Everything that determines a trained model's weights.
+json training_identity(const Config& c, const RunSpec& run, int64_t max_length) {
+  const auto& r = c.resolved;
+  json data = r["data"];
+  data.erase("eval_tokens");
+  return {{"model", r["model"]},       {"train", r["train"]},
+          {"data", data},              {"seed", c.seed},
+          {"precision", c.precision},  {"encoding", run.encoding},
+          {"encoding_options", run.encoding_options}, {"max_length", max_length}};
+}
+
+std::string duration(double s) { return fmt::format("{:.1f}s", s); }
+
+}  // namespace
+
+json run_experiment(const Config& c, const RunOptions& options) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  const int threads = resolve_threads(options.threads >= 0 ? options.threads : c.threads);
+  torch::set_num_threads(threads);
+  const torch::Device device(c.device);
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw std::runtime_error("config key \"device\" is \"cuda\" but this libtorch has no CUDA device");
+
+  Corpus corpus = load_corpus(c.data);
+  const auto lengths = c.eval_lengths();
+  const int64_t eval_tokens = shared_eval_tokens(corpus.held_out.numel(), c.data.eval_tokens, lengths);
+  int64_t max_length = *std::max_element(lengths.begin(), lengths.end());
+  for (const auto& run : c.runs)
+    max_length = std::max<int64_t>(max_length, c.eval_length(run.finetune.length));
+  spdlog::info("data: {} ({} train / {} held-out tokens); scoring {} held-out tokens at lengths {}",
+               c.data.path, corpus.train.numel(), corpus.held_out.numel(), eval_tokens, json(lengths).dump());
+
+  const fs::path out(options.out_dir);
+  fs::create_directories(out);
+  const std::string report_path = (out / "report.json").string();
+
+  json report = {{"schema", kReportSchema},
+                 {"name", c.name},
+                 {"status", "incomplete"},
+                 {"config", c.resolved},
+                 {"environment", environment_info(c.device, c.precision)},
+                 {"data", corpus.summary},
+                 {"evaluation",
+                  {{"tokens", eval_tokens},
+                   {"protocols", c.eval.protocols},
+                   {"sliding_stride", c.eval.sliding_stride},
+                   {"bucket_width", c.eval_length(c.eval.bucket_width)},
+                   {"stderr", "clustered by window: sqrt(W/(W-1) * sum_w (s_w - n_w*mean)^2) / N"}}},
+                 {"runs", json::array()}};
+
+  // Finished runs of an interrupted invocation with the same config are kept, not recomputed.
+  std::map<std::string, json> finished;
+  if (fs::exists(report_path)) {
+    try {
+      json previous = read_report(report_path);
+      json prev_config = previous["config"], config = c.resolved;
+      if (prev_config == config)
+        for (const auto& run : previous["runs"]) finished[run["name"]] = run;
+    } catch (const std::exception&) {
+    }
+  }
+
+  std::map<std::string, GPT> models;  // training identity -> trained model
+  std::map<std::string, TrainStats> train_stats;
+  for (const auto& run : c.runs) {
+    if (auto hit = finished.find(run.name); hit != finished.end()) {
+      spdlog::info("[{}] already evaluated in {}; kept", run.name, report_path);
+      report["runs"].push_back(hit->second);
+      continue;
+    }
+    const json identity = training_identity(c, run, max_length);
+    const std::string key = run.encoding + "-" + short_hash(identity);
+    if (!models.count(key)) {
+      GPT model = build_model(c, run, corpus.vocab, max_length);
+      TrainJob job = train_job(c, run.encoding);
+      job.checkpoint = (out / "checkpoints" / key).string();
+      spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}", run.encoding, key,
+                   model->parameter_count(), job.steps, job.length);
+      train_stats[key] = train(model, corpus.train, job, device);
+      models.emplace(key, model);
+    }
+    GPT model = models.at(key);
+    json run_json = {{"name", run.name},
+                     {"encoding", run.encoding},
+                     {"scaling", run.scaling.method},
+                     {"factor", run.entry["factor"]},
+                     {"scaling_options", run.scaling.options},
+                     {"encoding_options", run.encoding_options},
+                     {"train_length", c.train.length},
+                     {"parameters", model->parameter_count()},
+                     {"checkpoint", key},
+                     {"train", train_stats.at(key).to_json()}};
+    if (run.finetune.steps > 0) {
+      // The PI recipe: continue the trained model with the scaling on, at the longer length.
+      const json ft_identity = {{"base", identity}, {"finetune", run.entry["finetune"]},
+                                {"scaling", run.scaling.method}, {"factor", run.entry["factor"]},
+                                {"scaling_options", run.scaling.options}};
+      const std::string ft_key = run.encoding + "-ft-" + short_hash(ft_identity);
+      GPT tuned = build_model(c, run, corpus.vocab, max_length);
+      copy_weights(model, tuned);
+      tuned->encoding().set_scaling(run.scaling);
+      TrainJob job = train_job(c, run.name + " finetune");
+      job.length = c.eval_length(run.finetune.length);
+      job.steps = run.finetune.steps;
+      job.lr = run.finetune.lr > 0 ? run.finetune.lr : c.train.lr * 0.1;
+      job.warmup_steps = std::min<int64_t>(job.steps / 10, 20);
+      job.batch_size = std::max<int64_t>(1, c.train.batch_size * c.train.length / job.length);
+      job.checkpoint = (out / "checkpoints" / ft_key).string();
+      TrainStats ft = train(tuned, corpus.train, job, device);
+      run_json["finetune"] = ft.to_json();
+      run_json["finetune"]["length"] = job.length;
+      run_json["finetune"]["batch_size"] = job.batch_size;
+      model = tuned;
+    }
+    model->encoding().set_scaling(run.scaling);
+    if (auto notes = model->encoding().notes(); !notes.empty()) run_json["notes"] = notes;
+
+    EvalOptions eo;
+    eo.tokens = eval_tokens;
+    eo.stride = c.eval.sliding_stride;
+    eo.bucket_width = c.eval_length(c.eval.bucket_width);
+    eo.train_length = c.train.length;
+    eo.batch_tokens = c.eval.batch_tokens;
+    eo.bf16 = c.precision == "bf16";
+    eo.device = device;
+    json results = json::array();
+    const auto eval_start = std::chrono::steady_clock::now();
+    for (const auto& protocol : c.eval.protocols)
+      for (int64_t T : lengths) {
+        eo.protocol = protocol;
+        auto t0 = std::chrono::steady_clock::now();
+        EvalResult r = evaluate(model, corpus.held_out, T, eo);
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        spdlog::info("[{}] {} T={}: ppl {:.3f} (nll {:.4f} ± {:.4f}, {} tokens, {:.0f} tok/s)", run.name, protocol,
+                     T, r.ppl, r.nll, r.nll_stderr, r.tokens, double(r.windows) * T / secs);
+        results.push_back(r.to_json());
+      }
+    run_json["eval_seconds"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+    run_json["results"] = results;
+    report["runs"].push_back(run_json);
+    write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
+  }
+  report["status"] = "complete";
+  report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  report["plots"] = json::array();
+  for (const auto& png : write_plots(report, out.string()))
+    report["plots"].push_back(fs::path(png).filename().string());
+  write_json_atomic(report_path, report);
+  write_text_atomic((out / "report.md").string(), report_markdown(report));
+  for (const auto& format : {"csv", "latex"}) {
+    TableOptions t;
+    t.format = format;
+    write_text_atomic((out / (std::string("table.") + (t.format == "csv" ? "csv" : "tex"))).string(),
+                      render_table({report}, t));
+  }
+  spdlog::info("wrote {} and {} in {}", report_path, (out / "report.md").string(), duration(report["seconds"]));
+  return report;
+}
+
+std::string report_markdown(const json& report) {
+  const auto& cfg = report.at("config");
+  const auto& env = report.at("environment");
+  std::string md = fmt::format("# {}\n\n", report.at("name").get<std::string>());
+  if (report.value("status", "") != "complete") md += "**Incomplete run: not every run finished.**\n\n";
+  md += fmt::format(
+      "Model: {} layers, d_model {}, {} heads; trained at L = {} for {} steps (batch {}), {}. "
+      "Data: `{}` ({} held-out tokens scored at every length).\n\n",
+      cfg["model"]["layers"].get<int>(), cfg["model"]["d_model"].get<int>(), cfg["model"]["heads"].get<int>(),
+      cfg["train"]["length"].get<int>(), cfg["train"]["steps"].get<int>(), cfg["train"]["batch_size"].get<int>(),
+      cfg["precision"].get<std::string>(), cfg["data"]["path"].get<std::string>(),
+      report.at("evaluation").at("tokens").get<int64_t>());
+  for (const auto& protocol : report.at("evaluation").at("protocols")) {
+    TableOptions t;
+    t.protocol = protocol;
+    md += fmt::format("## Perplexity, {} windows{}\n\nppl ± standard error (clustered by window); best per column in bold.\n\n",
+                      protocol.get<std::string>(),
+                      protocol == "sliding" ? fmt::format(" (stride {})", report["evaluation"]["sliding_stride"].get<int>()) : "");
+    md += render_table({report}, t) + "\n";
+  }
+  md += "## Runs\n\n| run | encoding | scaling | factor | params | train loss | train tok/s | train time |\n|---|---|---|---|---:|---:|---:|---:|\n";
+  for (const auto& run : report.at("runs"))
+    md += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.0f} | {:.0f}s |\n", run["name"].get<std::string>(),
+                      run["encoding"].get<std::string>(), run["scaling"].get<std::string>(), run["factor"].dump(),
+                      run["parameters"].get<int64_t>(), run["train"]["final_loss"].get<double>(),
+                      run["train"]["tokens_per_second"].get<double>(), run["train"]["seconds"].get<double>());
+  std::string notes;
+  for (const auto& run : report.at("runs"))
+    if (run.contains("notes")) notes += fmt::format("- {}: {}\n", run["name"].get<std::string>(), run["notes"].get<std::string>());
+  if (!notes.empty()) md += "\nNotes:\n" + notes;
+  if (report.contains("plots"))
+    for (const auto& png : report["plots"]) md += fmt::format("\n![{0}]({0})\n", png.get<std::string>());
+  md += fmt::format("\nEnvironment: libtorch {}, {} threads, {}, BLAS {}, CPU {}, host {}, commit {}.\n",
+                    env["libtorch"].get<std::string>(), env["threads"].get<int>(), env["device"].get<std::string>(),
+                    env["blas"].get<std::string>(), env["cpu"].get<std::string>(), env["host"].get<std::string>(),
+                    env["git_commit"].get<std::string>());
+  return md;
+}
+
+}  // namespace lb

@@ -1,0 +1,18 @@
+// Comparison tables from reports: rows = runs, columns = eval lengths.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace lb {
+
+struct TableOptions {
+  std::string format = "markdown";  // markdown | csv | latex
+  std::string protocol = "nonoverlapping";
+  std::string metric = "ppl";       // ppl | nll | last_l_ppl
+};
+
+void validate_table_options(const TableOptions& options);
+std::string render_table(const std::vector<nlohmann::json>& reports, const TableOptions& options);
+
+}  // namespace lb

@@ -1,0 +1,207 @@
+#include "harness/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "harness/data.h"
+#include "harness/report.h"
+
+namespace lb {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+AutocastScope::AutocastScope(bool enabled, torch::Device device)
+    : enabled_(enabled), cuda_(device.is_cuda()) {
+  if (!enabled_) return;
+  if (cuda_) {
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  } else {
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  }
+  at::autocast::increment_nesting();
+}
+
+AutocastScope::~AutocastScope() {
+  if (!enabled_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  if (cuda_)
+    at::autocast::set_enabled(false);
+  else
+    at::autocast::set_cpu_enabled(false);
+}
+
+TrainJob train_job(const Config& c, const std::string& label) {
+  TrainJob job;
+  job.label = label;
+  job.length = c.train.length;
+  job.steps = c.train.steps;
+  job.batch_size = c.train.batch_size;
+  job.warmup_steps = c.train.warmup_steps;
+  job.lr = c.train.lr;
+  job.min_lr_ratio = c.train.min_lr_ratio;
+  job.weight_decay = c.train.weight_decay;
+  job.grad_clip = c.train.grad_clip;
+  job.beta1 = c.train.beta1;
+  job.beta2 = c.train.beta2;
+  job.log_every = c.train.log_every;
+  job.checkpoint_every = c.train.checkpoint_every;
+  job.seed = c.seed;
+  job.bf16 = c.precision == "bf16";
+  return job;
+}
+
+json TrainStats::to_json() const {
+  return {{"steps", steps},     {"tokens", tokens},         {"seconds", seconds},
+          {"tokens_per_second", tokens_per_second},          {"final_loss", final_loss},
+          {"first_loss", first_loss}};
+}
+
+TrainStats TrainStats::from_json(const json& j) {
+  TrainStats s;
+  s.steps = j.at("steps");
+  s.tokens = j.at("tokens");
+  s.seconds = j.at("seconds");
+  s.tokens_per_second = j.at("tokens_per_second");
+  s.final_loss = j.at("final_loss");
+  s.first_loss = j.value("first_loss", 0.0);
+  return s;
+}
+
+double learning_rate(const TrainJob& job, int64_t step) {
+  if (step < job.warmup_steps) return job.lr * double(step + 1) / double(job.warmup_steps);
+  const double span = std::max<int64_t>(1, job.steps - job.warmup_steps);
+  const double progress = std::min(1.0, double(step - job.warmup_steps) / span);
+  const double min_lr = job.lr * job.min_lr_ratio;
+  return min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (job.lr - min_lr);
+}
+
+namespace {
+
+std::string format_duration(double seconds) {
+  const int64_t s = std::llround(seconds);
+  return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60)
+                   : fmt::format("{}m{:02}s", s / 60, s % 60);
+}
+
+// Weight decay on matrices only (embeddings, projections); not on norms, scalars or biases.
+torch::optim::AdamW make_optimizer(GPT& model, const TrainJob& job) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (auto& p : model->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  auto options = torch::optim::AdamWOptions(job.lr).betas({job.beta1, job.beta2}).weight_decay(job.weight_decay);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
+  auto no_decay_options = options;
+  no_decay_options.weight_decay(0.0);
+  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
+  return torch::optim::AdamW(groups, options);
+}
+
+void save_checkpoint(GPT& model, torch::optim::AdamW& optimizer, const std::string& prefix,
+                     const json& state) {
+  fs::create_directories(fs::path(prefix).parent_path());
+  // Tensors first, state last: the state file is what marks a checkpoint as usable.
+  torch::save(model, prefix + ".model.pt.tmp");
+  torch::save(optimizer, prefix + ".optim.pt.tmp");
+  fs::rename(prefix + ".model.pt.tmp", prefix + ".model.pt");
+  fs::rename(prefix + ".optim.pt.tmp", prefix + ".optim.pt");
+  write_json_atomic(prefix + ".json", state);
+}
+
+json read_state(const std::string& prefix) {
+  std::ifstream in(prefix + ".json");
+  if (!in) return nullptr;
+  json state = json::parse(in, nullptr, false);
+  return state.is_discarded() ? json(nullptr) : state;
+}
+
+}  // namespace
+
+bool load_complete_checkpoint(GPT& model, const std::string& prefix, TrainStats* stats) {
+  if (prefix.empty()) return false;
+  json state = read_state(prefix);
+  if (state.is_null() || !state.value("complete", false)) return false;
+  torch::load(model, prefix + ".model.pt");
+  if (stats) *stats = TrainStats::from_json(state.at("stats"));
+  return true;
+}
+
+TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, torch::Device device) {
+  TrainStats stats;
+  if (load_complete_checkpoint(model, job.checkpoint, &stats)) {
+    spdlog::info("[{}] trained model found in {}.model.pt ({} steps); not retraining", job.label,
+                 job.checkpoint, stats.steps);
+    return stats;
+  }
+  model->to(device);
+  model->train();
+  auto optimizer = make_optimizer(model, job);
+  int64_t start = 0;
+  if (!job.checkpoint.empty()) {
+    json state = read_state(job.checkpoint);
+    if (!state.is_null()) {
+      torch::load(model, job.checkpoint + ".model.pt");
+      torch::load(optimizer, job.checkpoint + ".optim.pt");
+      start = state.at("step");
+      stats = TrainStats::from_json(state.at("stats"));
+      spdlog::info("[{}] resuming from step {} ({})", job.label, start, job.checkpoint);
+    }
+  }
+  const int64_t tokens_per_step = job.batch_size * job.length;
+  auto t0 = std::chrono::steady_clock::now();
+  const double seconds_before = stats.seconds;
+  auto window_start = t0;
+  int64_t window_steps = 0;
+  double loss_value = stats.final_loss;
+  for (int64_t step = start; step < job.steps; ++step) {
+    const double lr = learning_rate(job, step);
+    for (auto& group : optimizer.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    auto batch = sample_windows(stream, job.batch_size, job.length, job.seed, step).to(device);
+    auto inputs = batch.narrow(1, 0, job.length), targets = batch.narrow(1, 1, job.length);
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(job.bf16, device);
+      loss = token_nll(model->forward(inputs), targets).mean();
+    }
+    optimizer.zero_grad();
+    loss.backward();
+    if (job.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), job.grad_clip);
+    optimizer.step();
+    ++window_steps;
+
+    const bool last = step + 1 == job.steps;
+    if ((step + 1) % job.log_every == 0 || last || step == start) {
+      loss_value = loss.item<double>();
+      if (step == 0) stats.first_loss = loss_value;
+      auto now = std::chrono::steady_clock::now();
+      const double window = std::chrono::duration<double>(now - window_start).count();
+      const double tps = window_steps * tokens_per_step / std::max(window, 1e-9);
+      const double eta = double(job.steps - step - 1) * tokens_per_step / std::max(tps, 1e-9);
+      spdlog::info("[{}] step {}/{} loss {:.4f} lr {:.2e} {:.1f}k tok/s ETA {}", job.label, step + 1,
+                   job.steps, loss_value, lr, tps / 1e3, format_duration(eta));
+      window_start = now;
+      window_steps = 0;
+    }
+    stats.steps = step + 1;
+    stats.tokens = stats.steps * tokens_per_step;
+    stats.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stats.final_loss = loss_value;
+    const bool stopping = job.stop_after > 0 && step + 1 == job.stop_after && !last;
+    if (!job.checkpoint.empty() && !last && ((step + 1) % job.checkpoint_every == 0 || stopping))
+      save_checkpoint(model, optimizer, job.checkpoint, {{"step", step + 1}, {"complete", false}, {"stats", stats.to_json()}});
+    if (stopping) return stats;
+  }
+  stats.tokens_per_second = stats.seconds > 0 ? stats.tokens / stats.seconds : 0;
+  if (!job.checkpoint.empty())
+    save_checkpoint(model, optimizer, job.checkpoint, {{"step", job.steps}, {"complete", true}, {"stats", stats.to_json()}});
+  return stats;
+}
+
+}  // namespace lb

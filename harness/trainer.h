@@ -1,0 +1,57 @@
+// Training loop: AdamW, linear warm-up + cosine decay, gradient clipping, bf16 autocast, progress
+// lines, and checkpoints that let a killed run resume where it stopped.
+#pragma once
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "harness/config.h"
+#include "harness/model.h"
+
+namespace lb {
+
+// Enables bf16 autocast for the scope (CPU or CUDA); a no-op when `enabled` is false.
+class AutocastScope {
+ public:
+  AutocastScope(bool enabled, torch::Device device);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool enabled_;
+  bool cuda_;
+};
+
+struct TrainJob {
+  std::string label;       // for progress lines
+  int64_t length = 128;    // tokens per training sequence
+  int64_t steps = 0;
+  int64_t batch_size = 16;
+  int64_t warmup_steps = 0;
+  double lr = 3e-3, min_lr_ratio = 0.1, weight_decay = 0.1, grad_clip = 1.0, beta1 = 0.9, beta2 = 0.95;
+  int64_t log_every = 50, checkpoint_every = 200;
+  uint64_t seed = 1234;
+  bool bf16 = true;
+  std::string checkpoint;  // file prefix; "" = no checkpoints
+  int64_t stop_after = 0;  // leave a partial checkpoint and return after this step (0 = finish)
+};
+
+TrainJob train_job(const Config& config, const std::string& label);
+
+struct TrainStats {
+  int64_t steps = 0, tokens = 0;
+  double seconds = 0, tokens_per_second = 0, final_loss = 0, first_loss = 0;
+  nlohmann::json to_json() const;
+  static TrainStats from_json(const nlohmann::json& j);
+};
+
+double learning_rate(const TrainJob& job, int64_t step);
+
+// Trains `model` on `stream` (resuming from job.checkpoint if a partial one exists; returning the
+// stored stats at once if a complete one does).
+TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, torch::Device device);
+
+bool load_complete_checkpoint(GPT& model, const std::string& prefix, TrainStats* stats);
+
+}  // namespace lb

@@ -1,0 +1,82 @@
+#include "harness/config.h"
+#include "tests/helpers.h"
+
+using namespace lb;
+using nlohmann::json;
+
+static json minimal() { return {{"runs", {{{"encoding", "rope"}}}}}; }
+
+TEST_CASE("defaults fill every key; run names default to encoding+scaling") {
+  json user = minimal();
+  user["runs"].push_back({{"encoding", "rope"}, {"scaling", "pi"}, {"factor", 2}});
+  auto c = parse_config(user);
+  CHECK(c.train.length == 128);
+  CHECK(c.eval_lengths() == std::vector<int64_t>{128, 256, 384, 512});
+  CHECK(c.runs[0].name == "rope");
+  CHECK(c.runs[1].name == "rope+pi");
+  CHECK(*c.runs[1].scaling.factor == 2.0);
+  CHECK(!c.runs[0].scaling.factor.has_value());  // "auto"
+  CHECK(c.resolved["runs"][0]["factor"] == "auto");
+  CHECK(c.eval.sliding_stride == 128);
+}
+
+TEST_CASE("unknown keys fail naming the key and the allowed ones") {
+  json user = minimal();
+  user["train"] = {{"stepz", 10}};
+  CHECK_THROWS_WITH(parse_config(user), Catch::Contains("unknown config key \"train.stepz\"") && Catch::Contains("steps"));
+  json top = minimal();
+  top["optimizer"] = "sgd";
+  CHECK_THROWS_WITH(parse_config(top), Catch::Contains("\"optimizer\""));
+}
+
+TEST_CASE("wrong types fail naming the key") {
+  json user = minimal();
+  user["train"] = {{"steps", "many"}};
+  CHECK_THROWS_WITH(parse_config(user), Catch::Contains("\"train.steps\" must be an integer"));
+  user["train"] = {{"steps", 1.5}};
+  CHECK_THROWS_WITH(parse_config(user), Catch::Contains("\"train.steps\" must be an integer"));
+  json lengths = minimal();
+  lengths["eval"] = {{"lengths", {1, "2"}}};
+  CHECK_THROWS_WITH(parse_config(lengths), Catch::Contains("eval.lengths[1]"));
+  json p = minimal();
+  p["precision"] = "fp16";
+  CHECK_THROWS_WITH(parse_config(p), Catch::Contains("\"bf16\" or \"fp32\""));
+}
+
+TEST_CASE("run entries: encoding, scaling, factor and options are validated") {
+  auto with_run = [](json run) { return json{{"runs", {run}}}; };
+  CHECK_THROWS_WITH(parse_config(with_run({{"encoding", "rotary"}})), Catch::Contains("runs[0].encoding") && Catch::Contains("allowed: nope"));
+  CHECK_THROWS_WITH(parse_config(with_run({{"encoding", "rope"}, {"scaling", "linear"}})), Catch::Contains("allowed: none, pi"));
+  CHECK_THROWS_WITH(parse_config(with_run({{"encoding", "alibi"}, {"scaling", "pi"}})), Catch::Contains("rotary"));
+  CHECK_THROWS_WITH(parse_config(with_run({{"encoding", "rope"}, {"factor", 0.5}})), Catch::Contains("runs[0].factor"));
+  CHECK_THROWS_WITH(parse_config(with_run({{"encoding", "rope"}, {"beta_fast", 8}})), Catch::Contains("runs[0].beta_fast"));
+  auto c = parse_config(with_run({{"encoding", "rope"}, {"scaling", "yarn"}, {"beta_fast", 16}, {"base", 500000}}));
+  CHECK(c.runs[0].scaling.options["beta_fast"] == 16);
+  CHECK(c.runs[0].scaling.options["beta_slow"] == 1.0);
+  CHECK(c.runs[0].encoding_options["base"] == 500000);
+  CHECK_THROWS_WITH(parse_config(json{{"runs", json::array()}}), Catch::Contains("\"runs\""));
+  CHECK_THROWS_WITH(parse_config(json{{"runs", {{{"encoding", "rope"}}, {{"encoding", "rope"}}}}}), Catch::Contains("duplicate"));
+}
+
+TEST_CASE("config overrides (--set) parse JSON values, fall back to strings, and index arrays") {
+  json user = minimal();
+  apply_override(user, "train.steps=42");
+  apply_override(user, "data.path=some/dir");
+  apply_override(user, "eval.lengths=[1,1.5,2]");
+  apply_override(user, "runs.0.encoding=alibi");
+  auto c = parse_config(user);
+  CHECK(c.train.steps == 42);
+  CHECK(c.data.path == "some/dir");
+  CHECK(c.eval_lengths() == std::vector<int64_t>{128, 192, 256});
+  CHECK(c.runs[0].encoding == "alibi");
+  CHECK_THROWS_WITH(apply_override(user, "train.steps"), Catch::Contains("key.path=value"));
+  CHECK_THROWS_WITH(apply_override(user, "runs.5.encoding=x"), Catch::Contains("out of range"));
+}
+
+TEST_CASE("the shipped configs parse") {
+  for (const std::string name : {"quick.json", "compare.json"}) {
+    INFO(name);
+    CHECK_NOTHROW(load_config(std::string(LENGTHBENCH_SOURCE_DIR) + "/configs/" + name));
+  }
+  CHECK_THROWS_WITH(load_config("/nonexistent.json"), Catch::Contains("/nonexistent.json"));
+}

@@ -1,0 +1,178 @@
+// Each encoding against values derived by hand from its paper's formula, plus its properties.
+#include <cmath>
+
+#include "encodings/alibi.h"
+#include "encodings/rope_scaling.h"
+#include "encodings/sinusoidal.h"
+#include "encodings/t5.h"
+#include "tests/helpers.h"
+
+using namespace lb;
+using test::to_vector;
+
+TEST_CASE("ALiBi slopes for 8 heads are 2^-1 ... 2^-8 (paper's geometric sequence)") {
+  auto s = alibi_slopes(8);
+  REQUIRE(s.size() == 8);
+  for (int h = 0; h < 8; ++h) CHECK(s[h] == Approx(std::pow(2.0, -(h + 1))));
+}
+
+TEST_CASE("ALiBi slopes for non-power-of-two heads follow the reference interleaving") {
+  // 6 heads: slopes of 4 heads (2^-2, 2^-4, 2^-6, 2^-8), then every other slope of 8 heads
+  // (2^-1, 2^-3).
+  auto s6 = alibi_slopes(6);
+  std::vector<double> want6 = {0.25, 0.0625, 0.015625, 0.00390625, 0.5, 0.125};
+  REQUIRE(s6.size() == 6);
+  for (int h = 0; h < 6; ++h) CHECK(s6[h] == Approx(want6[h]));
+  // 12 heads: 8-head slopes then 16-head slopes 2^-0.5, 2^-1.5, 2^-2.5, 2^-3.5.
+  auto s12 = alibi_slopes(12);
+  REQUIRE(s12.size() == 12);
+  CHECK(s12[8] == Approx(std::pow(2.0, -0.5)));
+  CHECK(s12[11] == Approx(std::pow(2.0, -3.5)));
+  CHECK(alibi_slopes(1) == std::vector<double>{std::pow(2.0, -8.0)});
+  CHECK(alibi_slopes(3).size() == 3);
+}
+
+TEST_CASE("ALiBi bias has shape [H,T,T], is zero on the diagonal and -m*(i-j) below it") {
+  EncodingSpec spec{"alibi", 64, 8, 16, 64};
+  auto enc = make_encoding(spec);
+  auto bias = enc->positions(5, torch::kCPU).bias;
+  REQUIRE(bias.sizes() == torch::IntArrayRef({8, 5, 5}));
+  CHECK(bias[0][3][1].item<double>() == Approx(-0.5 * 2));
+  CHECK(bias[7][4][0].item<double>() == Approx(-4.0 / 256));
+  CHECK(bias.diagonal(0, 1, 2).abs().max().item<double>() == 0.0);
+  CHECK((bias.tril() <= 0).all().item<bool>());
+}
+
+TEST_CASE("T5 buckets: exact below 16, logarithmic to 128, capped at 31") {
+  auto b = t5_bucket(torch::tensor({0, 1, 15, 16, 32, 64, 127, 128, 1000}), 32, 128);
+  // 16 + floor(ln(n/16) / ln(8) * 16): n=32 -> 16+5, n=64 -> 16+10, n=127 -> 16+15.
+  std::vector<int64_t> want = {0, 1, 15, 16, 21, 26, 31, 31, 31};
+  for (size_t i = 0; i < want.size(); ++i) CHECK(b[i].item<int64_t>() == want[i]);
+  auto all = t5_bucket(torch::arange(2000), 32, 128);
+  CHECK((all.slice(0, 1) >= all.slice(0, 0, -1)).all().item<bool>());  // monotone
+  CHECK(all.max().item<int64_t>() == 31);
+}
+
+TEST_CASE("T5 bias is [H,T,T] and depends only on the distance i-j") {
+  EncodingSpec spec{"t5", 32, 4, 16, 64};
+  auto enc = make_encoding(spec);
+  torch::NoGradGuard g;
+  for (auto& p : enc->parameters()) p.normal_();
+  auto bias = enc->positions(40, torch::kCPU).bias;
+  REQUIRE(bias.sizes() == torch::IntArrayRef({4, 40, 40}));
+  CHECK(torch::allclose(bias.slice(1, 1).slice(2, 1), bias.slice(1, 0, -1).slice(2, 0, -1)));
+  auto inspected = enc->inspect(20);
+  CHECK(inspected["buckets"][17] == 16);
+}
+
+TEST_CASE("Sinusoidal table is interleaved sin/cos with base 10000") {
+  auto t = sinusoidal_table(3, 4, 10000.0);
+  // d=4: frequencies 1 and 10000^(-2/4) = 1/100.
+  std::vector<double> row0 = {0, 1, 0, 1};
+  std::vector<double> row1 = {std::sin(1.0), std::cos(1.0), std::sin(0.01), std::cos(0.01)};
+  for (int i = 0; i < 4; ++i) {
+    CHECK(t[0][i].item<double>() == Approx(row0[i]));
+    CHECK(t[1][i].item<double>() == Approx(row1[i]).epsilon(1e-6));
+    CHECK(t[2][i].item<double>() == Approx(i % 2 ? std::cos(2.0 * std::pow(0.01, i / 2)) : std::sin(2.0 * std::pow(0.01, i / 2))).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("RoPE inverse frequencies are base^(-2i/d)") {
+  auto inv = to_vector(rope_inv_freq(8, 10000.0));
+  std::vector<double> want = {1.0, 0.1, 0.01, 0.001};
+  for (int i = 0; i < 4; ++i) CHECK(inv[i] == Approx(want[i]));
+}
+
+TEST_CASE("apply_rotary rotates dimension i with i + d/2 by angle pos * inv_freq") {
+  // head_dim 4: pairs (0,2) at frequency 1 and (1,3) at frequency 0.01; position 3.
+  auto x = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f}).view({1, 1, 1, 4});
+  const double a0 = 3.0, a1 = 0.03;
+  auto cos = torch::tensor({std::cos(a0), std::cos(a1)}, torch::kFloat32).view({1, 2});
+  auto sin = torch::tensor({std::sin(a0), std::sin(a1)}, torch::kFloat32).view({1, 2});
+  auto y = to_vector(apply_rotary(x, cos, sin));
+  CHECK(y[0] == Approx(1 * std::cos(a0) - 3 * std::sin(a0)));
+  CHECK(y[2] == Approx(1 * std::sin(a0) + 3 * std::cos(a0)));
+  CHECK(y[1] == Approx(2 * std::cos(a1) - 4 * std::sin(a1)));
+  CHECK(y[3] == Approx(2 * std::sin(a1) + 4 * std::cos(a1)));
+}
+
+// q.k between positions m and n for the same q and k vectors everywhere.
+static torch::Tensor rotary_scores(const std::string& encoding, int64_t T) {
+  EncodingSpec spec{encoding, 16, 1, 8, T};
+  auto enc = make_encoding(spec);
+  auto pos = enc->positions(T, torch::kCPU);
+  torch::manual_seed(3);
+  auto q = torch::randn({1, 1, 1, 16}).expand({1, 1, T, 16});
+  auto k = torch::randn({1, 1, 1, 16}).expand({1, 1, T, 16});
+  auto rq = apply_rotary(q, pos.cos, pos.sin, pos.q_scale);
+  auto rk = apply_rotary(k, pos.cos, pos.sin, pos.k_scale);
+  return torch::matmul(rq, rk.transpose(-2, -1))[0][0];
+}
+
+TEST_CASE("RoPE and xPos scores depend only on the relative offset") {
+  for (const std::string enc : {"rope", "xpos"}) {
+    INFO(enc);
+    auto s = rotary_scores(enc, 32);
+    // S[m+1, n+1] == S[m, n] for every m, n (both directions of the offset).
+    CHECK(torch::allclose(s.slice(0, 1).slice(1, 1), s.slice(0, 0, -1).slice(1, 0, -1), 1e-4, 1e-4));
+    // ... and not constant: the offset matters.
+    CHECK(std::abs(s[5][5].item<double>() - s[5][0].item<double>()) > 1e-3);
+  }
+}
+
+TEST_CASE("xPos decays with distance for the low dimensions") {
+  EncodingSpec spec{"xpos", 16, 1, 8, 64};
+  auto pos = make_encoding(spec)->positions(64, torch::kCPU);
+  // q_scale * k_scale across offset 10 equals zeta^(10/512) per dimension, below 1.
+  auto cross = pos.q_scale[30] * pos.k_scale[20];
+  const double zeta0 = 0.4 / 1.4;
+  CHECK(cross[0].item<double>() == Approx(std::pow(zeta0, 10.0 / 512)).epsilon(1e-5));
+  CHECK((cross < 1).all().item<bool>());
+}
+
+TEST_CASE("KERPLE log bias is -r1*log(1+r2*(i-j)), zero on the diagonal") {
+  EncodingSpec spec{"kerple", 32, 4, 16, 64};
+  auto enc = make_encoding(spec);
+  torch::NoGradGuard g;
+  auto params = enc->named_parameters();
+  params["r1"].fill_(2.0);
+  params["r2"].fill_(0.5);
+  auto bias = enc->positions(8, torch::kCPU).bias;
+  REQUIRE(bias.sizes() == torch::IntArrayRef({4, 8, 8}));
+  CHECK(bias[1][6][2].item<double>() == Approx(-2.0 * std::log(1 + 0.5 * 4)));
+  CHECK(bias.diagonal(0, 1, 2).abs().max().item<double>() == 0.0);
+}
+
+TEST_CASE("FIRE bias is a function of log-distance normalised by the query position") {
+  EncodingSpec spec{"fire", 32, 4, 16, 64};
+  auto enc = make_encoding(spec);
+  auto bias = enc->positions(64, torch::kCPU).bias;
+  REQUIRE(bias.sizes() == torch::IntArrayRef({4, 64, 64}));
+  // Inside the threshold (i < L) the normaliser is constant, so the bias depends on i-j only.
+  CHECK(torch::allclose(bias.slice(1, 1, 16).slice(2, 1, 16), bias.slice(1, 0, 15).slice(2, 0, 15)));
+  // The query at 2L with the key at distance 2L maps to the same MLP input (1.0) as query L at distance L.
+  CHECK(bias[0][32][0].item<double>() == Approx(bias[0][16][0].item<double>()).epsilon(1e-5));
+}
+
+TEST_CASE("learned table: untrained rows past L are stated; too-long sequences fail clearly") {
+  EncodingSpec spec{"learned", 32, 4, 16, 32};
+  auto enc = make_encoding(spec);
+  CHECK(enc->notes().find("16") != std::string::npos);
+  CHECK_THROWS_WITH(enc->embed(torch::zeros({1, 40, 32})), Catch::Contains("32 rows"));
+}
+
+TEST_CASE("registry: unknown encodings and options are rejected with the allowed values") {
+  EncodingSpec spec{"rotary", 32, 4, 16, 64};
+  CHECK_THROWS_WITH(make_encoding(spec), Catch::Contains("allowed: nope, sinusoidal, learned, t5, rope, alibi"));
+  EncodingSpec bad{"alibi", 32, 4, 16, 64, {{"base", 5}}};
+  CHECK_THROWS_WITH(make_encoding(bad), Catch::Contains("has no option \"base\""));
+  CHECK_THROWS_WITH(make_encoding({"alibi", 30, 4, 16, 64}), Catch::Contains("divisible"));
+}
+
+TEST_CASE("only rotary encodings accept scalings") {
+  auto alibi = make_encoding({"alibi", 32, 4, 16, 64});
+  Scaling pi;
+  pi.method = "pi";
+  CHECK_THROWS_WITH(alibi->set_scaling(pi), Catch::Contains("rotary"));
+  CHECK_NOTHROW(make_encoding({"rope", 32, 4, 16, 64})->set_scaling(pi));
+}

@@ -1,0 +1,96 @@
+#include "harness/evaluator.h"
+#include "tests/helpers.h"
+
+using namespace lb;
+using test::to_vector;
+
+// How often each of the first `tokens` stream positions is scored, and the context it had.
+static std::pair<std::vector<int>, int64_t> coverage(const WindowPlan& plan, int64_t tokens, int64_t T) {
+  std::vector<int> scored(tokens, 0);
+  int64_t min_context = T;
+  for (int64_t w = 0; w < plan.starts.numel(); ++w) {
+    const int64_t start = plan.starts[w].item<int64_t>(), from = plan.score_from[w].item<int64_t>();
+    for (int64_t p = from; p < T; ++p) ++scored[start + p];
+    if (w > 0) min_context = std::min(min_context, from);
+  }
+  return {scored, min_context};
+}
+
+TEST_CASE("every held-out token is scored exactly once, sliding windows keep >= T-S context") {
+  for (auto [tokens, T, S] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {96, 32, 32}, {96, 32, 8}, {100, 32, 12}, {64, 64, 16}, {90, 48, 40}}) {
+    INFO(tokens << " " << T << " " << S);
+    auto plan = plan_windows("sliding", tokens, T, S);
+    auto [scored, context] = coverage(plan, tokens, T);
+    CHECK(std::all_of(scored.begin(), scored.end(), [](int n) { return n == 1; }));
+    if (plan.starts.numel() > 1) CHECK(context >= T - S);
+  }
+}
+
+TEST_CASE("sliding with stride = window equals non-overlapping") {
+  auto a = plan_windows("sliding", 96, 32, 32), b = plan_windows("nonoverlapping", 96, 32, 0);
+  CHECK(torch::equal(a.starts, b.starts));
+  CHECK(torch::equal(a.score_from, b.score_from));
+  CHECK(torch::equal(b.score_from, torch::zeros({3}, torch::kInt64)));
+}
+
+TEST_CASE("the same number of tokens is scored at every length, or a clear error says how many are needed") {
+  CHECK(shared_eval_tokens(100000, 5000, {128, 192, 256, 512}) == 4608);  // lcm 1536 * 3
+  CHECK_THROWS_WITH(shared_eval_tokens(1000, 5000, {128, 384, 512}), Catch::Contains("1000 tokens") && Catch::Contains("1537"));
+}
+
+TEST_CASE("clustered standard error matches std(window means)/sqrt(W) for equal windows") {
+  // Window means 1, 2, 3 (two tokens each): sample std 1, so stderr = 1/sqrt(3).
+  auto se = clustered_stderr(torch::tensor({2.0, 4.0, 6.0}), torch::tensor({2.0, 2.0, 2.0}));
+  CHECK(se == Approx(1.0 / std::sqrt(3.0)));
+  CHECK(clustered_stderr(torch::tensor({5.0}), torch::tensor({2.0})) == 0.0);
+}
+
+TEST_CASE("evaluate: token counts, buckets and protocols agree on a tiny model") {
+  auto model = test::tiny_model("alibi", 16, 64);
+  torch::manual_seed(0);
+  auto held = torch::randint(256, {400}, torch::kUInt8);
+  EvalOptions o;
+  o.tokens = 384;
+  o.train_length = 16;
+  o.bucket_width = 16;
+  o.batch_tokens = 100;  // several batches
+  o.bf16 = false;
+  auto non = evaluate(model, held, 64, o);
+  CHECK(non.tokens == 384);
+  CHECK(non.windows == 6);
+  CHECK(non.ppl == Approx(std::exp(non.nll)));
+  CHECK(non.nll_stderr > 0);
+  int64_t bucket_tokens = 0;
+  for (const auto& b : non.buckets) bucket_tokens += b.tokens;
+  CHECK(bucket_tokens == non.tokens);
+  CHECK(non.buckets.size() == 4);
+  CHECK(non.last_l_tokens == 6 * 16);
+
+  o.protocol = "sliding";
+  o.stride = 64;
+  auto same = evaluate(model, held, 64, o);
+  CHECK(same.nll == Approx(non.nll).epsilon(1e-9));
+
+  o.stride = 16;
+  auto sliding = evaluate(model, held, 64, o);
+  CHECK(sliding.tokens == 384);
+  CHECK(sliding.windows == 21);
+  int64_t sliding_bucket_tokens = 0;
+  for (const auto& b : sliding.buckets) sliding_bucket_tokens += b.tokens;
+  CHECK(sliding_bucket_tokens == 384);
+}
+
+TEST_CASE("bf16 evaluation stays within 0.02 nats of fp32") {
+  auto model = test::tiny_model("rope", 16, 64, 64);
+  torch::manual_seed(0);
+  auto held = torch::randint(256, {300}, torch::kUInt8);
+  EvalOptions o;
+  o.tokens = 256;
+  o.train_length = 16;
+  o.bf16 = false;
+  auto fp32 = evaluate(model, held, 64, o);
+  o.bf16 = true;
+  auto bf16 = evaluate(model, held, 64, o);
+  CHECK(std::abs(bf16.nll - fp32.nll) < 0.02);
+}
