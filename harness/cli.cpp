@@ -2,12 +2,16 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <malloc.h>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
 #include "encodings/encoding.h"
 #include "encodings/rope_scaling.h"
+#include "harness/bench.h"
 #include "harness/config.h"
+#include "harness/plots.h"
 #include "harness/report.h"
 #include "harness/runner.h"
 #include "harness/tables.h"
@@ -24,7 +28,10 @@ constexpr const char* kUsage = R"(usage:
                               [--metric ppl|nll|last_l_ppl]
   lengthbench inspect ENCODING [--scaling S] [--factor F|auto] [--head-dim D] [--heads H]
                                [--train-length L] [--eval-length T] [--base B]
+  lengthbench plot REPORT [--out DIR]     (PNG plots; default: next to the report)
   lengthbench list
+  lengthbench bench [--layers N] [--d-model D] [--heads H] [--length L] [--batch B] [--steps S]
+                    [--threads N] [--precision bf16|fp32] [--encoding E] [--gemm-peak]
 )";
 
 struct UsageError : std::runtime_error {
@@ -113,6 +120,17 @@ int cmd_table(int argc, char** argv) {
   return 0;
 }
 
+int cmd_plot(int argc, char** argv) {
+  Args args(argc, argv, 2, {"out"});
+  if (args.positional.size() != 1) throw UsageError("plot takes one REPORT (report.json)");
+  const std::string report_path = args.positional[0];
+  const auto dir = args.get("out").value_or(std::filesystem::path(report_path).parent_path().string());
+  auto written = write_plots(read_report(report_path), dir.empty() ? "." : dir);
+  if (written.empty()) throw std::runtime_error("no plots written");
+  for (const auto& png : written) std::cout << png << "\n";
+  return 0;
+}
+
 int cmd_inspect(int argc, char** argv) {
   Args args(argc, argv, 2, {"scaling", "factor", "head-dim", "heads", "train-length", "eval-length", "base"});
   if (args.positional.size() != 1) throw UsageError("inspect takes one ENCODING (see `lengthbench list`)");
@@ -135,6 +153,33 @@ int cmd_inspect(int argc, char** argv) {
   return 0;
 }
 
+int cmd_bench(int argc, char** argv) {
+  Args args(argc, argv, 2, {"layers", "d-model", "heads", "length", "batch", "steps", "warmup", "threads",
+                            "precision", "encoding", "eval-tokens", "gemm-peak"});
+  if (auto peak = args.get("gemm-peak")) {  // --gemm-peak N: square GEMM size
+    torch::set_num_threads(int(args.integer("threads", 2)));
+    const int64_t n = args.integer("gemm-peak", 1024);
+    std::cout << json{{"gemm", n}, {"fp32_flops", gemm_peak(n, torch::kFloat32, 10)},
+                      {"bf16_flops", gemm_peak(n, torch::kBFloat16, 10)}}.dump() << "\n";
+    return 0;
+  }
+  BenchOptions o;
+  o.layers = args.integer("layers", o.layers);
+  o.d_model = args.integer("d-model", o.d_model);
+  o.heads = args.integer("heads", o.heads);
+  o.length = args.integer("length", o.length);
+  o.batch = args.integer("batch", o.batch);
+  o.steps = args.integer("steps", o.steps);
+  o.warmup = args.integer("warmup", o.warmup);
+  o.eval_tokens = args.integer("eval-tokens", o.eval_tokens);
+  o.threads = int(args.integer("threads", o.threads));
+  o.precision = args.get("precision").value_or(o.precision);
+  if (o.precision != "bf16" && o.precision != "fp32") throw UsageError("--precision: allowed: bf16, fp32");
+  o.encoding = args.get("encoding").value_or(o.encoding);
+  std::cout << run_bench(o).dump() << "\n";
+  return 0;
+}
+
 int cmd_list() {
   std::cout << "encodings (trained in):\n";
   for (const auto& e : encoding_registry()) {
@@ -153,6 +198,10 @@ int cmd_list() {
 
 int cli_main(int argc, char** argv) {
   spdlog::set_pattern("%H:%M:%S %^%l%$ %v");
+  // Activations of a few MB are allocated and freed every step; keep them in the heap instead of
+  // paying mmap + page faults + munmap for each (glibc's default for blocks >= 128 KiB).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   if (argc < 2) {
     std::cerr << kUsage;
     return 2;
@@ -161,8 +210,10 @@ int cli_main(int argc, char** argv) {
   try {
     if (command == "run") return cmd_run(argc, argv);
     if (command == "table") return cmd_table(argc, argv);
+    if (command == "plot") return cmd_plot(argc, argv);
     if (command == "inspect") return cmd_inspect(argc, argv);
     if (command == "list") return cmd_list();
+    if (command == "bench") return cmd_bench(argc, argv);
     if (command == "--help" || command == "-h" || command == "help") {
       std::cout << kUsage;
       return 0;

@@ -26,7 +26,8 @@ const json& config_defaults() {
               "warmup_steps": 50, "weight_decay": 0.1, "grad_clip": 1.0, "beta1": 0.9,
               "beta2": 0.95, "log_every": 50, "checkpoint_every": 200},
     "eval": {"lengths": [1, 2, 3, 4], "protocols": ["nonoverlapping"], "sliding_stride": 0,
-             "bucket_width": 1, "batch_tokens": 16384},
+             "bucket_width": 1, "batch_tokens": 16384,
+             "passkey": {"trials": 0, "depths": [0.1, 0.5, 0.9], "digits": 5}},
     "runs": []
   })");
   return defaults;
@@ -172,7 +173,9 @@ RunSpec parse_run(const json& entry, size_t index) {
   run.entry = entry;
   run.entry["name"] = run.name;
   run.entry["scaling"] = run.scaling.method;
-  run.entry["factor"] = run.scaling.factor ? json(*run.scaling.factor) : json("auto");
+  run.entry["factor"] = run.scaling.method == "none" ? json(nullptr)
+                        : run.scaling.factor          ? json(*run.scaling.factor)
+                                                      : json("auto");
   return run;
 }
 
@@ -281,6 +284,14 @@ Config parse_config(const json& user) {
   if (c.eval.sliding_stride == 0) c.eval.sliding_stride = c.train.length;
   c.eval.bucket_width = positive<double>(resolved, "eval", "bucket_width");
   c.eval.batch_tokens = positive<int64_t>(resolved, "eval", "batch_tokens");
+  const auto& passkey = e["passkey"];
+  c.eval.passkey_trials = passkey["trials"];
+  c.eval.passkey_depths = passkey["depths"].get<std::vector<double>>();
+  c.eval.passkey_digits = passkey["digits"];
+  if (c.eval.passkey_trials < 0 || c.eval.passkey_digits < 1)
+    throw ConfigError("config keys \"eval.passkey.trials\" (>= 0) and \"eval.passkey.digits\" (>= 1) out of range");
+  for (double d : c.eval.passkey_depths)
+    if (d < 0 || d > 1) throw ConfigError(fmt::format("config key \"eval.passkey.depths\": {} is not in [0, 1]", d));
 
   const auto& runs = resolved["runs"];
   if (runs.empty()) throw ConfigError("config key \"runs\" must list at least one run, e.g. {\"encoding\": \"rope\"}");

@@ -31,6 +31,9 @@ struct EvalConfig {
   int64_t sliding_stride = 0;  // tokens; 0 = train.length
   double bucket_width = 1.0;   // multiples of train.length
   int64_t batch_tokens = 16384;
+  int64_t passkey_trials = 0;  // 0 = no passkey probe
+  std::vector<double> passkey_depths;
+  int64_t passkey_digits = 5;
 };
 
 struct FinetuneConfig {

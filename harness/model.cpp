@@ -1,5 +1,6 @@
 #include "harness/model.h"
 
+#include <ATen/autocast_mode.h>
 #include <cmath>
 
 namespace lb {
@@ -8,11 +9,18 @@ namespace F = torch::nn::functional;
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                            const torch::Tensor& scale) {
-  auto halves = x.to(torch::kFloat32).chunk(2, -1);
-  const auto &x1 = halves[0], &x2 = halves[1];
-  auto out = torch::cat({x1 * cos - x2 * sin, x1 * sin + x2 * cos}, -1);
-  if (scale.defined()) out = out * torch::cat({scale, scale}, -1);
-  return out.to(x.scalar_type());
+  // out = x * [cos, cos] + swap_halves(x) * [-sin, sin]: two full-size multiplies and one add;
+  // the [T, head_dim] tables are tiny, so building them here costs nothing.
+  auto c = torch::cat({cos, cos}, -1), s = torch::cat({-sin, sin}, -1);
+  if (scale.defined()) {
+    auto full_scale = torch::cat({scale, scale}, -1);
+    c = c * full_scale;
+    s = s * full_scale;
+  }
+  const int64_t half = x.size(-1) / 2;
+  auto xf = x.to(torch::kFloat32);
+  auto swapped = torch::roll(xf, half, -1);  // [x2, x1]
+  return (xf * c).add_(swapped * s).to(x.scalar_type());
 }
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg)
@@ -27,15 +35,19 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg)
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const PositionInputs& pos,
                                                const torch::Tensor& mask) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  auto qkv = qkv_->forward(x).view({B, T, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4});
+  // unbind, not indexing: its backward stacks the three gradients instead of scattering each
+  // into a zero-filled copy of the whole qkv tensor.
+  auto qkv = qkv_->forward(x).view({B, T, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
   auto q = qkv[0], k = qkv[1], v = qkv[2];  // [B, H, T, hd]
   if (pos.cos.defined()) {
     q = apply_rotary(q, pos.cos, pos.sin, pos.q_scale);
     k = apply_rotary(k, pos.cos, pos.sin, pos.k_scale);
   }
-  const double scale = pos.logit_scale / std::sqrt(double(head_dim_));
-  // Scores in the compute dtype; adding the fp32 mask promotes them, so softmax runs in fp32.
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale + mask;
+  // Scale q (T x hd) rather than the scores (T x T).
+  q = q * (pos.logit_scale / std::sqrt(double(head_dim_)));
+  // The mask comes in the compute dtype, so the T x T scores are never promoted to fp32; softmax
+  // accumulates in fp32 internally either way.
+  auto scores = torch::matmul(q, k.transpose(-2, -1)).add_(mask);
   auto y = torch::matmul(torch::softmax(scores, -1), v);
   return proj_->forward(y.transpose(1, 2).reshape({B, T, C}));
 }
@@ -77,7 +89,12 @@ torch::Tensor GPTImpl::attention_mask(const PositionInputs& pos, torch::Device d
                           torch::TensorOptions().device(device))
                   .triu(1);
   auto causal = causal_.narrow(0, 0, T).narrow(1, 0, T);
-  return pos.bias.defined() ? pos.bias + causal : causal;
+  auto mask = pos.bias.defined() ? pos.bias + causal : causal;
+  // Attention scores come out of matmul in the autocast dtype when autocast is on.
+  const bool autocast = device.is_cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  if (autocast)
+    mask = mask.to(device.is_cuda() ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype());
+  return mask;
 }
 
 torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {

@@ -80,7 +80,12 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
   }
   const fs::path dir(out_dir), work = dir / ".plot";
   fs::create_directories(work);
-  std::string script = "set terminal pngcairo size 1000,640 enhanced font 'Sans,11'\nset grid\nset key outside right\n";
+  // Fit the y range to the data (a log axis otherwise snaps to whole decades).
+  std::string script =
+      "set terminal pngcairo size 1000,640 enhanced font 'Sans,11'\nset grid\nset key outside right\n"
+      "set autoscale yfix\nset autoscale xfix\nset offsets 0.1, 0.1, graph 0.05, graph 0.05\n"
+      "set for [i=1:12] linetype i linewidth 2 pointsize 1.2\n"
+      "set linetype 5 linecolor rgb '#b8860b'\n";
   std::vector<std::string> written;
   const std::string title = report.at("name");
   for (const std::string protocol : {"nonoverlapping", "sliding"}) {
@@ -92,8 +97,9 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
     const auto png = (dir / ("ppl_vs_length" + suffix + ".png")).string();
     script += fmt::format(
         "set output {}\nset title {}\nset xlabel 'evaluation length / training length L'\n"
-        "set ylabel 'perplexity (per token, log scale)'\nset logscale y\nset xtics 1\n"
-        "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dashtype 2\n{}unset arrow 1\nunset logscale y\n",
+        "set ylabel 'perplexity (per token, log scale)'\nset logscale y\nset xtics 0.5\n"
+        "set ytics (1.5,2,2.5,3,4,5,6,7,8,9,10,12,14,16,18,20,25,30,40,50,60,80,100,150,200,300,500,1000,3000,10000)\n"
+        "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dashtype 2\n{}unset arrow 1\nunset logscale y\nset ytics auto\n",
         quoted(png), quoted(fmt::format("{}: perplexity vs length ({})", title, protocol)), plot_command(data, ppl));
     written.push_back(png);
 

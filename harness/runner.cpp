@@ -12,6 +12,7 @@
 #include "harness/data.h"
 #include "harness/evaluator.h"
 #include "harness/model.h"
+#include "harness/passkey.h"
 #include "harness/plots.h"
 #include "harness/report.h"
 #include "harness/tables.h"
@@ -191,6 +192,19 @@ json run_experiment(const Config& c, const RunOptions& options) {
                      T, r.ppl, r.nll, r.nll_stderr, r.tokens, double(r.windows) * T / secs);
         results.push_back(r.to_json());
       }
+    if (c.eval.passkey_trials > 0) {
+      PasskeyOptions po;
+      po.trials = c.eval.passkey_trials;
+      po.depths = c.eval.passkey_depths;
+      po.digits = c.eval.passkey_digits;
+      po.seed = c.seed;
+      po.bf16 = eo.bf16;
+      po.device = device;
+      json passkey = json::array();
+      for (int64_t T : lengths)
+        for (const auto& r : passkey_probe(model, T, po)) passkey.push_back(r.to_json());
+      run_json["passkey"] = passkey;
+    }
     run_json["eval_seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
     run_json["results"] = results;
@@ -237,9 +251,29 @@ std::string report_markdown(const json& report) {
   md += "## Runs\n\n| run | encoding | scaling | factor | params | train loss | train tok/s | train time |\n|---|---|---|---|---:|---:|---:|---:|\n";
   for (const auto& run : report.at("runs"))
     md += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.0f} | {:.0f}s |\n", run["name"].get<std::string>(),
-                      run["encoding"].get<std::string>(), run["scaling"].get<std::string>(), run["factor"].dump(),
+                      run["encoding"].get<std::string>(), run["scaling"].get<std::string>(),
+                      run["factor"].is_null() ? "–" : run["factor"].dump(),
                       run["parameters"].get<int64_t>(), run["train"]["final_loss"].get<double>(),
                       run["train"]["tokens_per_second"].get<double>(), run["train"]["seconds"].get<double>());
+  bool any_passkey = false;
+  for (const auto& run : report.at("runs")) any_passkey = any_passkey || run.contains("passkey");
+  if (any_passkey) {
+    md += "\n## Passkey retrieval\n\nRetrieved / trials (greedy, every digit right), by window length T and depth of the key.\n\n";
+    const auto& first = report["runs"][0]["passkey"];
+    md += "| run |";
+    std::string rule = "|---|";
+    for (const auto& r : first) {
+      md += fmt::format(" T={} @{:g} |", r["eval_length"].get<int64_t>(), r["depth"].get<double>());
+      rule += "---:|";
+    }
+    md += "\n" + rule + "\n";
+    for (const auto& run : report.at("runs")) {
+      md += "| " + run["name"].get<std::string>() + " |";
+      for (const auto& r : run.value("passkey", json::array()))
+        md += fmt::format(" {}/{} |", r["retrieved"].get<int64_t>(), r["trials"].get<int64_t>());
+      md += "\n";
+    }
+  }
   std::string notes;
   for (const auto& run : report.at("runs"))
     if (run.contains("notes")) notes += fmt::format("- {}: {}\n", run["name"].get<std::string>(), run["notes"].get<std::string>());

@@ -16,7 +16,9 @@ TEST_CASE("defaults fill every key; run names default to encoding+scaling") {
   CHECK(c.runs[1].name == "rope+pi");
   CHECK(*c.runs[1].scaling.factor == 2.0);
   CHECK(!c.runs[0].scaling.factor.has_value());  // "auto"
-  CHECK(c.resolved["runs"][0]["factor"] == "auto");
+  CHECK(c.resolved["runs"][0]["factor"].is_null());  // no scaling, no factor
+  user["runs"].push_back({{"encoding", "rope"}, {"scaling", "ntk"}});
+  CHECK(parse_config(user).resolved["runs"][2]["factor"] == "auto");
   CHECK(c.eval.sliding_stride == 128);
 }
 

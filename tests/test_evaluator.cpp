@@ -1,4 +1,5 @@
 #include "harness/evaluator.h"
+#include "harness/passkey.h"
 #include "tests/helpers.h"
 
 using namespace lb;
@@ -93,4 +94,30 @@ TEST_CASE("bf16 evaluation stays within 0.02 nats of fp32") {
   o.bf16 = true;
   auto bf16 = evaluate(model, held, 64, o);
   CHECK(std::abs(bf16.nll - fp32.nll) < 0.02);
+}
+
+TEST_CASE("passkey prompts are exactly T+1 bytes, end with the key, and hide it at the depth asked") {
+  for (double depth : {0.0, 0.5, 1.0}) {
+    auto p = passkey_prompt(256, depth, "40721");
+    CHECK(p.size() == 257);
+    CHECK(p.substr(p.size() - 5) == "40721");
+    // Needle (59 bytes) and question (43) leave 155 bytes of filler; the needle starts after
+    // depth * 155 of them.
+    CHECK(int64_t(p.find("The pass key is 40721")) == std::llround(depth * 155));
+  }
+  CHECK_THROWS_WITH(passkey_prompt(64, 0.5, "40721"), Catch::Contains("at least"));
+}
+
+TEST_CASE("the passkey probe reports every length and depth with its trial count") {
+  auto model = test::tiny_model("rope", 16, 256);
+  PasskeyOptions o;
+  o.trials = 3;
+  o.depths = {0.2, 0.8};
+  o.bf16 = false;
+  auto results = passkey_probe(model, 200, o);
+  REQUIRE(results.size() == 2);
+  CHECK(results[1].depth == 0.8);
+  CHECK(results[0].trials == 3);
+  CHECK(results[0].retrieved <= 3);
+  CHECK(results[0].digit_nll > 0);
 }

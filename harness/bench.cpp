@@ -1,0 +1,91 @@
+#include "harness/bench.h"
+
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <chrono>
+#include <cstdlib>
+
+#include "harness/data.h"
+#include "harness/model.h"
+#include "harness/trainer.h"
+
+namespace lb {
+
+using nlohmann::json;
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats) {
+  torch::InferenceMode guard;
+  auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
+  torch::mm(a, b);  // warm-up (oneDNN primitive creation)
+  double best = 0;
+  for (int r = 0; r < repeats; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    torch::mm(a, b);
+    best = std::max(best, 2.0 * n * n * n / seconds_since(t0));
+  }
+  return best;
+}
+
+json run_bench(const BenchOptions& o) {
+  torch::set_num_threads(o.threads);
+  EncodingSpec spec;
+  spec.name = o.encoding;
+  spec.d_model = o.d_model;
+  spec.heads = o.heads;
+  spec.train_length = o.length;
+  spec.max_length = 4 * o.length;
+  ModelConfig cfg;
+  cfg.layers = o.layers;
+  cfg.d_model = o.d_model;
+  cfg.heads = o.heads;
+  torch::manual_seed(0);
+  GPT model(cfg, make_encoding(spec));
+  const auto stream = torch::randint(256, {1 << 20}, torch::kUInt8);
+
+  TrainJob job;
+  job.label = "bench";
+  job.length = o.length;
+  job.batch_size = o.batch;
+  job.warmup_steps = 0;
+  job.lr = 1e-3;
+  job.log_every = 1 << 30;
+  job.bf16 = o.precision == "bf16";
+  job.steps = o.warmup;
+  train(model, stream, job, torch::kCPU);
+  job.steps = o.steps;
+  auto t0 = std::chrono::steady_clock::now();
+  if (const char* trace = std::getenv("LENGTHBENCH_PROFILE")) {  // chrome trace of the timed steps
+    torch::autograd::profiler::RecordProfile profile(trace);
+    train(model, stream, job, torch::kCPU);
+  } else {
+    train(model, stream, job, torch::kCPU);
+  }
+  const double train_s = seconds_since(t0);
+
+  const int64_t T = 4 * o.length, B = std::max<int64_t>(1, o.eval_tokens / T);
+  auto rows = stream.narrow(0, 0, B * (T + 1)).view({B, T + 1}).to(torch::kInt64);
+  double eval_s = 0;
+  {
+    torch::InferenceMode inference;
+    model->eval();
+    AutocastScope autocast(job.bf16, torch::kCPU);
+    model->forward(rows.narrow(0, 0, 1).narrow(1, 0, T));  // warm-up
+    t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < o.eval_batches; ++i)
+      token_nll(model->forward(rows.narrow(1, 0, T)), rows.narrow(1, 1, T));
+    eval_s = seconds_since(t0);
+  }
+  return {{"side", "lengthbench"},
+          {"precision", o.precision},
+          {"train_tokens_per_second", double(o.steps * o.batch * o.length) / train_s},
+          {"eval_tokens_per_second", double(o.eval_batches * B * T) / eval_s},
+          {"eval_length", T},
+          {"parameters", model->parameter_count()}};
+}
+
+}  // namespace lb

@@ -1,0 +1,21 @@
+// `lengthbench bench`: the C++ side of scripts/bench. Trains the same model shape as
+// scripts/peer_gpt.py for a fixed number of steps after warm-up, then times evaluation at 4L, and
+// measures this machine's GEMM peak. Prints one JSON line.
+#pragma once
+#include <nlohmann/json.hpp>
+
+namespace lb {
+
+struct BenchOptions {
+  int64_t layers = 4, d_model = 128, heads = 4, length = 128, batch = 16;
+  int64_t steps = 30, warmup = 5, eval_batches = 4, eval_tokens = 16384;
+  int threads = 2;
+  std::string precision = "bf16";
+  std::string encoding = "rope";
+};
+
+nlohmann::json run_bench(const BenchOptions& options);
+// Best achieved FLOP/s of a square GEMM of size n in the given dtype.
+double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats);
+
+}  // namespace lb

@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""Runs lengthbench and the Python peer alternately, keeps each side's best of N, measures the
+GEMM peak, and writes results/bench/bench.json and bench.md. Called by scripts/bench."""
+import argparse, datetime, json, platform, subprocess, sys
+
+SIZES = [
+    {"name": "quick (4x128, L=128)", "layers": 4, "d_model": 128, "heads": 4, "length": 128, "batch": 16},
+    {"name": "d256 (4x256, L=256)", "layers": 4, "d_model": 256, "heads": 4, "length": 256, "batch": 16},
+]
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def flops_per_token(size, params):
+    # 6 N per trained token, plus attention: QK^T and AV over the full T x T score matrix,
+    # 2 FLOPs per multiply-add, forward + backward (x3).
+    return 6 * params + 12 * size["layers"] * size["length"] * size["d_model"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default="results/bench")
+    a = ap.parse_args()
+    peak = run_json(["build/lengthbench", "bench", "--gemm-peak", "2048", "--threads", str(a.threads)])
+    rows = []
+    for size in SIZES:
+        common = ["--layers", str(size["layers"]), "--heads", str(size["heads"]), "--length", str(size["length"]),
+                  "--batch", str(size["batch"]), "--threads", str(a.threads), "--steps", "40"]
+        for precision in ["fp32", "bf16"]:
+            best = {}
+            for _ in range(a.repeats):  # alternate sides so machine noise hits both
+                cpp = run_json(["build/lengthbench", "bench", "--d-model", str(size["d_model"]), "--precision", precision] + common)
+                py = run_json(["/usr/bin/python3", "scripts/peer_gpt.py", "--d-model", str(size["d_model"]), "--precision", precision] + common)
+                for side, r in (("lengthbench", cpp), ("python", py)):
+                    b = best.setdefault(side, {"train": 0, "eval": 0, "parameters": r["parameters"]})
+                    b["train"] = max(b["train"], r["train_tokens_per_second"])
+                    b["eval"] = max(b["eval"], r["eval_tokens_per_second"])
+            fpt = flops_per_token(size, best["lengthbench"]["parameters"])
+            peak_flops = peak["bf16_flops" if precision == "bf16" else "fp32_flops"]
+            row = {"size": size["name"], "precision": precision, **{f"{s}_{k}": v[k] for s, v in best.items() for k in ("train", "eval")},
+                   "train_flops": best["lengthbench"]["train"] * fpt, "peak_flops": peak_flops}
+            row["train_ratio"] = row["lengthbench_train"] / row["python_train"]
+            row["eval_ratio"] = row["lengthbench_eval"] / row["python_eval"]
+            row["peak_fraction"] = row["train_flops"] / peak_flops
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+    env = {"date": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z", "cpu": cpu, "threads": a.threads,
+           "host": platform.node(), "repeats": a.repeats, "gemm_peak": peak,
+           "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()}
+    # Python bf16 rows use torch.autocast: the peer at its best.
+    py_bf16 = {r["size"]: r for r in rows if r["precision"] == "bf16"}
+    lines = ["| model | precision | lengthbench train tok/s | Python train tok/s | ratio | lengthbench eval tok/s @4L | Python eval tok/s @4L | ratio | train GFLOP/s | % of GEMM peak | vs Python bf16 |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['size']} | {r['precision']} | {r['lengthbench_train']:,.0f} | {r['python_train']:,.0f} | {r['train_ratio']:.2f}x | "
+                     f"{r['lengthbench_eval']:,.0f} | {r['python_eval']:,.0f} | {r['eval_ratio']:.2f}x | {r['train_flops']/1e9:.0f} | "
+                     f"{100*r['peak_fraction']:.0f}% | {r['lengthbench_train']/py_bf16[r['size']]['python_train']:.2f}x |")
+    md = "\n".join(lines) + (f"\n\nGEMM peak (2048^3, measured): fp32 {peak['fp32_flops']/1e9:.0f} GFLOP/s, bf16 {peak['bf16_flops']/1e9:.0f} GFLOP/s. "
+                             f"{a.threads} threads, best of {a.repeats} alternating runs per side, {cpu}, commit {env['commit']}, {env['date']}.\n")
+    with open(f"{a.out}/bench.json", "w") as f:
+        json.dump({"environment": env, "rows": rows}, f, indent=2)
+    with open(f"{a.out}/bench.md", "w") as f:
+        f.write(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
