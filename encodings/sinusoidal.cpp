@@ -24,7 +24,9 @@ class Sinusoidal : public Encoding {
     const int64_t T = x.size(1);
     if (!table_.defined() || table_.size(0) < T || table_.device() != x.device())
       table_ = sinusoidal_table(T, spec_.d_model, option("base")).to(x.device());
-    return x + table_.narrow(0, 0, T);
+    // Token embeddings start at std 0.02; an unscaled table (rms 0.71) would drown them. Scaling
+    // the table keeps Vaswani et al.'s ratio (sqrt(d)-scaled embeddings of std ~1 plus the table).
+    return x + table_.narrow(0, 0, T) * double(option("scale"));
   }
   PositionInputs positions(int64_t T, torch::Device) override {
     PositionInputs in;

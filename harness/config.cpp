@@ -168,6 +168,11 @@ RunSpec parse_run(const json& entry, size_t index) {
     run.finetune.lr = ft["lr"].get<double>();
     if (run.finetune.steps < 0 || run.finetune.length < 1.0)
       throw ConfigError(fmt::format("config key \"{}.finetune\": steps must be >= 0 and length >= 1", where));
+    // "auto" would fine-tune at s = length but evaluate at s = T/L: a different model per length.
+    if (run.finetune.steps > 0 && run.scaling.method != "none" && run.scaling.method != "dynamic-ntk" &&
+        !run.scaling.factor)
+      throw ConfigError(fmt::format("config key \"{}.factor\": a fine-tuned run needs a fixed factor "
+                                    "(e.g. {:g}, the fine-tune length), not \"auto\"", where, run.finetune.length));
   }
   run.scaling = validate_scaling(run.scaling);
   run.entry = entry;

@@ -1,6 +1,9 @@
 #include "harness/data.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 
@@ -33,10 +36,11 @@ std::string read_file(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-torch::Tensor bytes_tensor(const std::string& bytes) {
-  auto t = torch::empty({int64_t(bytes.size())}, torch::kUInt8);
-  std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
-  return t;
+// Takes ownership of the bytes: the tensor views the string's buffer, so a corpus is never held
+// twice in memory.
+torch::Tensor bytes_tensor(std::string&& bytes) {
+  auto owner = std::make_shared<std::string>(std::move(bytes));
+  return torch::from_blob(owner->data(), {int64_t(owner->size())}, [owner](void*) {}, torch::kUInt8);
 }
 
 // A document list split by name into two byte streams.
@@ -63,17 +67,25 @@ Split split_single(const std::string& text, double fraction) {
   return {text.substr(0, cut), text.substr(cut), 1, 0};
 }
 
+// Memory-maps a nanoGPT uint16 token file. libtorch 1.13 has no uint16 dtype, so the tensor is
+// int16 over the same bytes; token_ids() reads ids >= 32768 back correctly.
 torch::Tensor read_bin(const fs::path& path, int64_t vocab) {
   if (!fs::exists(path)) throw DataError(fmt::format("token file \"{}\" does not exist", path.string()));
-  const std::string raw = read_file(path);
-  if (raw.size() % 2 != 0)
+  const auto size = fs::file_size(path);
+  if (size % 2 != 0)
     throw DataError(fmt::format("token file \"{}\" has an odd size ({} bytes); expected uint16 tokens",
-                                path.string(), raw.size()));
-  auto tokens = torch::empty({int64_t(raw.size() / 2)}, torch::kInt32);
-  const auto* src = reinterpret_cast<const uint16_t*>(raw.data());
-  auto* dst = tokens.data_ptr<int32_t>();
-  for (int64_t i = 0; i < tokens.numel(); ++i) dst[i] = src[i];
-  const int64_t max_token = tokens.numel() ? tokens.max().item<int64_t>() : 0;
+                                path.string(), size));
+  if (size == 0) throw DataError(fmt::format("token file \"{}\" is empty", path.string()));
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw DataError(fmt::format("cannot read token file \"{}\"", path.string()));
+  void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (data == MAP_FAILED) throw DataError(fmt::format("cannot map token file \"{}\"", path.string()));
+  auto tokens = torch::from_blob(data, {int64_t(size / 2)}, [size](void* p) { ::munmap(p, size); }, torch::kInt16);
+  int64_t max_token = 0;
+  const int64_t chunk = 1 << 24;  // bounded temporary memory while validating
+  for (int64_t i = 0; i < tokens.numel(); i += chunk)
+    max_token = std::max(max_token, token_ids(tokens.narrow(0, i, std::min(chunk, tokens.numel() - i))).max().item<int64_t>());
   if (max_token >= vocab)
     throw DataError(fmt::format("token file \"{}\" holds token {} but data.vocab_size is {}",
                                 path.string(), max_token, vocab));
@@ -134,14 +146,19 @@ Corpus load_corpus(const DataConfig& config) {
     throw DataError(fmt::format("data.format \"{}\" is not one of: auto, text, dir, jsonl, bin, bytes", format));
   }
   if (format != "bin") {
-    corpus.train = bytes_tensor(split.train);
-    corpus.held_out = bytes_tensor(split.held_out);
+    corpus.train = bytes_tensor(std::move(split.train));
+    corpus.held_out = bytes_tensor(std::move(split.held_out));
     corpus.summary["documents"] = split.documents;
     corpus.summary["held_out_documents"] = split.held_out_documents;
   }
   corpus.summary["train_tokens"] = corpus.train.numel();
   corpus.summary["held_out_tokens"] = corpus.held_out.numel();
   return corpus;
+}
+
+torch::Tensor token_ids(const torch::Tensor& stored) {
+  auto ids = stored.to(torch::kInt64);
+  return stored.scalar_type() == torch::kInt16 ? ids.bitwise_and(0xFFFF) : ids;
 }
 
 torch::Tensor sample_windows(const torch::Tensor& stream, int64_t batch, int64_t length, uint64_t seed,
@@ -152,7 +169,7 @@ torch::Tensor sample_windows(const torch::Tensor& stream, int64_t batch, int64_t
                                 stream.numel(), span));
   auto gen = at::detail::createCPUGenerator(seed * 1000003ull + uint64_t(step));
   auto starts = torch::randint(stream.numel() - span, {batch, 1}, gen, torch::kInt64);
-  return stream.index({starts + torch::arange(span, torch::kInt64)}).to(torch::kInt64);
+  return token_ids(stream.index({starts + torch::arange(span, torch::kInt64)}));
 }
 
 }  // namespace lb

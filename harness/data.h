@@ -10,7 +10,7 @@
 namespace lb {
 
 struct Corpus {
-  torch::Tensor train;     // [N] uint8 (bytes) or int32 (token ids) -- one stream
+  torch::Tensor train;     // [N] uint8 (bytes) or int16 (memory-mapped uint16 ids) -- one stream
   torch::Tensor held_out;  // [M] same dtype
   int64_t vocab = 256;
   nlohmann::json summary;  // source, format, documents, split rule, token counts (for the report)
@@ -24,6 +24,9 @@ struct DataError : std::runtime_error {
 bool is_held_out(const std::string& document, double fraction);
 std::string detect_format(const std::string& path);
 Corpus load_corpus(const DataConfig& config);
+
+// Token ids as int64 from a stored stream slice (undoes the int16 view of uint16 files).
+torch::Tensor token_ids(const torch::Tensor& stored);
 
 // Random training windows [B, T+1] (int64), drawn from `stream` with a generator seeded from
 // (seed, step) so a resumed run sees the same batches.

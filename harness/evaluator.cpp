@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <numeric>
 
+#include "harness/data.h"
 #include "harness/trainer.h"
 
 namespace lb {
@@ -97,7 +98,7 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const 
   for (int64_t first = 0; first < W; first += batch) {
     const int64_t n = std::min(batch, W - first);
     auto starts = plan.starts.narrow(0, first, n);
-    auto rows = held_out.index({starts.unsqueeze(1) + offsets}).to(torch::kInt64).to(opt.device);
+    auto rows = token_ids(held_out.index({starts.unsqueeze(1) + offsets})).to(opt.device);
     torch::Tensor nll;
     {
       AutocastScope autocast(opt.bf16, opt.device);

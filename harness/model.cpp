@@ -104,7 +104,11 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
   auto pos = encoding_->positions(T, tokens.device());
   auto mask = attention_mask(pos, tokens.device());
   for (const auto& block : *blocks_) x = block->as<Block>()->forward(x, pos, mask);
-  return F::linear(ln_f_->forward(x), wte_->weight).to(torch::kFloat32);
+  x = ln_f_->forward(x);
+  if (is_training()) return F::linear(x, wte_->weight).to(torch::kFloat32);
+  // Evaluation: logits in fp32 (bf16 would round them by up to 0.06 before the log-softmax).
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
+  return F::linear(x.to(torch::kFloat32), wte_->weight);
 }
 
 int64_t GPTImpl::parameter_count() const {

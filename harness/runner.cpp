@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -60,7 +61,10 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length) 
   const auto& r = c.resolved;
   json data = r["data"];
   data.erase("eval_tokens");
-  return {{"model", r["model"]},       {"train", r["train"]},
+  // Bump kModelVersion whenever model or encoding arithmetic changes, so old checkpoints are not
+  // silently reused for a different model.
+  constexpr int kModelVersion = 2;
+  return {{"version", kModelVersion},  {"model", r["model"]},       {"train", r["train"]},
           {"data", data},              {"seed", c.seed},
           {"precision", c.precision},  {"encoding", run.encoding},
           {"encoding_options", run.encoding_options}, {"max_length", max_length}};
@@ -79,6 +83,9 @@ json run_experiment(const Config& c, const RunOptions& options) {
     throw std::runtime_error("config key \"device\" is \"cuda\" but this libtorch has no CUDA device");
 
   Corpus corpus = load_corpus(c.data);
+  if (c.eval.passkey_trials > 0 && corpus.vocab != 256)
+    throw std::runtime_error("config key \"eval.passkey\": the passkey probe writes its prompts as bytes and needs "
+                             "the byte tokenizer, but data.path holds pre-tokenized ids (set eval.passkey.trials to 0)");
   const auto lengths = c.eval_lengths();
   const int64_t eval_tokens = shared_eval_tokens(corpus.held_out.numel(), c.data.eval_tokens, lengths);
   int64_t max_length = *std::max_element(lengths.begin(), lengths.end());
@@ -205,6 +212,9 @@ json run_experiment(const Config& c, const RunOptions& options) {
         for (const auto& r : passkey_probe(model, T, po)) passkey.push_back(r.to_json());
       run_json["passkey"] = passkey;
     }
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    run_json["peak_rss_mb"] = double(usage.ru_maxrss) / 1024.0;  // process peak so far (Linux: KiB)
     run_json["eval_seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
     run_json["results"] = results;
@@ -248,13 +258,17 @@ std::string report_markdown(const json& report) {
                       protocol == "sliding" ? fmt::format(" (stride {})", report["evaluation"]["sliding_stride"].get<int>()) : "");
     md += render_table({report}, t) + "\n";
   }
-  md += "## Runs\n\n| run | encoding | scaling | factor | params | train loss | train tok/s | train time |\n|---|---|---|---|---:|---:|---:|---:|\n";
-  for (const auto& run : report.at("runs"))
-    md += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.0f} | {:.0f}s |\n", run["name"].get<std::string>(),
+  md += "## Runs\n\n| run | encoding | scaling | factor | params | train loss | train tok/s | train time | peak RSS |\n"
+        "|---|---|---|---|---:|---:|---:|---:|---:|\n";
+  for (const auto& run : report.at("runs")) {
+    const auto& f = run["factor"];
+    md += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.0f} | {:.0f}s | {:.0f} MB |\n", run["name"].get<std::string>(),
                       run["encoding"].get<std::string>(), run["scaling"].get<std::string>(),
-                      run["factor"].is_null() ? "–" : run["factor"].dump(),
+                      f.is_null() ? "–" : f.is_string() ? f.get<std::string>() : f.dump(),
                       run["parameters"].get<int64_t>(), run["train"]["final_loss"].get<double>(),
-                      run["train"]["tokens_per_second"].get<double>(), run["train"]["seconds"].get<double>());
+                      run["train"]["tokens_per_second"].get<double>(), run["train"]["seconds"].get<double>(),
+                      run.value("peak_rss_mb", 0.0));
+  }
   bool any_passkey = false;
   for (const auto& run : report.at("runs")) any_passkey = any_passkey || run.contains("passkey");
   if (any_passkey) {

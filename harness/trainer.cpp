@@ -19,9 +19,13 @@ AutocastScope::AutocastScope(bool enabled, torch::Device device)
     : enabled_(enabled), cuda_(device.is_cuda()) {
   if (!enabled_) return;
   if (cuda_) {
+    was_enabled_ = at::autocast::is_enabled();
+    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
     at::autocast::set_enabled(true);
     at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
   } else {
+    was_enabled_ = at::autocast::is_cpu_enabled();
+    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
     at::autocast::set_cpu_enabled(true);
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
   }
@@ -31,10 +35,13 @@ AutocastScope::AutocastScope(bool enabled, torch::Device device)
 AutocastScope::~AutocastScope() {
   if (!enabled_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  if (cuda_)
-    at::autocast::set_enabled(false);
-  else
-    at::autocast::set_cpu_enabled(false);
+  if (cuda_) {
+    at::autocast::set_enabled(was_enabled_);
+    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+  } else {
+    at::autocast::set_cpu_enabled(was_enabled_);
+    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+  }
 }
 
 TrainJob train_job(const Config& c, const std::string& label) {
@@ -90,10 +97,15 @@ std::string format_duration(double seconds) {
                    : fmt::format("{}m{:02}s", s / 60, s % 60);
 }
 
-// Weight decay on matrices only (embeddings, projections); not on norms, scalars or biases.
+// Weight decay on the transformer's matrices (token embedding, projections) only: not on norms,
+// and not on encoding parameters (a decayed position table would shrink its untrained rows, and
+// biases like T5's or KERPLE's are not weights to regularise).
 torch::optim::AdamW make_optimizer(GPT& model, const TrainJob& job) {
   std::vector<torch::Tensor> decay, no_decay;
-  for (auto& p : model->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  for (auto& item : model->named_parameters()) {
+    const bool encoding = item.key().rfind("encoding.", 0) == 0;
+    (item.value().dim() >= 2 && !encoding ? decay : no_decay).push_back(item.value());
+  }
   auto options = torch::optim::AdamWOptions(job.lr).betas({job.beta1, job.beta2}).weight_decay(job.weight_decay);
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
@@ -103,15 +115,26 @@ torch::optim::AdamW make_optimizer(GPT& model, const TrainJob& job) {
   return torch::optim::AdamW(groups, options);
 }
 
-void save_checkpoint(GPT& model, torch::optim::AdamW& optimizer, const std::string& prefix,
-                     const json& state) {
+json read_state(const std::string& prefix);
+
+// Tensors go to files named by step; the state file, written last and atomically, names them.
+// A kill at any point leaves the previous state file pointing at complete files.
+void save_checkpoint(GPT& model, torch::optim::AdamW& optimizer, const std::string& prefix, json state) {
   fs::create_directories(fs::path(prefix).parent_path());
-  // Tensors first, state last: the state file is what marks a checkpoint as usable.
-  torch::save(model, prefix + ".model.pt.tmp");
-  torch::save(optimizer, prefix + ".optim.pt.tmp");
-  fs::rename(prefix + ".model.pt.tmp", prefix + ".model.pt");
-  fs::rename(prefix + ".optim.pt.tmp", prefix + ".optim.pt");
+  const json previous = read_state(prefix);
+  const std::string stem = fmt::format("{}.step{}", prefix, state.at("step").get<int64_t>());
+  torch::save(model, stem + ".model.pt");
+  torch::save(optimizer, stem + ".optim.pt");
+  state["model_file"] = fs::path(stem + ".model.pt").filename().string();
+  state["optim_file"] = fs::path(stem + ".optim.pt").filename().string();
   write_json_atomic(prefix + ".json", state);
+  if (!previous.is_null())
+    for (const char* key : {"model_file", "optim_file"})
+      if (previous.value(key, "") != state[key]) fs::remove(fs::path(prefix).parent_path() / previous.value(key, ""));
+}
+
+std::string checkpoint_file(const std::string& prefix, const json& state, const char* key) {
+  return (fs::path(prefix).parent_path() / state.at(key).get<std::string>()).string();
 }
 
 json read_state(const std::string& prefix) {
@@ -127,27 +150,27 @@ bool load_complete_checkpoint(GPT& model, const std::string& prefix, TrainStats*
   if (prefix.empty()) return false;
   json state = read_state(prefix);
   if (state.is_null() || !state.value("complete", false)) return false;
-  torch::load(model, prefix + ".model.pt");
+  torch::load(model, checkpoint_file(prefix, state, "model_file"));
   if (stats) *stats = TrainStats::from_json(state.at("stats"));
   return true;
 }
 
 TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, torch::Device device) {
   TrainStats stats;
+  model->to(device);
   if (load_complete_checkpoint(model, job.checkpoint, &stats)) {
-    spdlog::info("[{}] trained model found in {}.model.pt ({} steps); not retraining", job.label,
-                 job.checkpoint, stats.steps);
+    spdlog::info("[{}] trained model found at {} ({} steps); not retraining", job.label, job.checkpoint,
+                 stats.steps);
     return stats;
   }
-  model->to(device);
   model->train();
   auto optimizer = make_optimizer(model, job);
   int64_t start = 0;
   if (!job.checkpoint.empty()) {
     json state = read_state(job.checkpoint);
     if (!state.is_null()) {
-      torch::load(model, job.checkpoint + ".model.pt");
-      torch::load(optimizer, job.checkpoint + ".optim.pt");
+      torch::load(model, checkpoint_file(job.checkpoint, state, "model_file"));
+      torch::load(optimizer, checkpoint_file(job.checkpoint, state, "optim_file"));
       start = state.at("step");
       stats = TrainStats::from_json(state.at("stats"));
       spdlog::info("[{}] resuming from step {} ({})", job.label, start, job.checkpoint);

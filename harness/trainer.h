@@ -21,6 +21,8 @@ class AutocastScope {
  private:
   bool enabled_;
   bool cuda_;
+  bool was_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kBFloat16;
 };
 
 struct TrainJob {

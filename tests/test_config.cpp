@@ -6,7 +6,7 @@ using nlohmann::json;
 
 static json minimal() { return {{"runs", {{{"encoding", "rope"}}}}}; }
 
-TEST_CASE("defaults fill every key; run names default to encoding+scaling") {
+TEST_CASE("defaults fill every key and run names default to encoding+scaling") {
   json user = minimal();
   user["runs"].push_back({{"encoding", "rope"}, {"scaling", "pi"}, {"factor", 2}});
   auto c = parse_config(user);

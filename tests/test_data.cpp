@@ -41,7 +41,7 @@ TEST_CASE("a single text file holds out its tail, cut at a line boundary") {
   CHECK(char(c.train[c.train.numel() - 1].item<uint8_t>()) == '\n');
 }
 
-TEST_CASE("JSONL documents come from the text field; bad lines are reported with their number") {
+TEST_CASE("JSONL documents come from the text field and bad lines are reported with their number") {
   test::TempDir dir;
   auto ok = dir.file("a.jsonl", "{\"text\": \"alpha\"}\n\n{\"text\": \"beta\", \"id\": 2}\n");
   auto c = load_corpus(data_config(ok));
@@ -56,16 +56,19 @@ TEST_CASE("JSONL documents come from the text field; bad lines are reported with
 TEST_CASE("nanoGPT .bin token files: vocab declared, odd sizes and out-of-range tokens rejected") {
   test::TempDir dir;
   auto tokens = [](std::vector<uint16_t> t) { return std::string(reinterpret_cast<const char*>(t.data()), t.size() * 2); };
-  dir.file("bin/train.bin", tokens({1, 2, 3, 999}));
+  dir.file("bin/train.bin", tokens({1, 2, 3, 999, 40000, 7}));
   dir.file("bin/val.bin", tokens({4, 5}));
   auto cfg = data_config((dir.path / "bin").string());
   CHECK_THROWS_WITH(load_corpus(cfg), Catch::Contains("data.vocab_size"));
-  cfg.vocab_size = 1000;
+  cfg.vocab_size = 50000;
   auto c = load_corpus(cfg);
-  CHECK(c.vocab == 1000);
-  CHECK(c.train[3].item<int64_t>() == 999);
-  cfg.vocab_size = 500;
-  CHECK_THROWS_WITH(load_corpus(cfg), Catch::Contains("train.bin") && Catch::Contains("999"));
+  CHECK(c.vocab == 50000);
+  auto ids = token_ids(c.train);  // ids above 32767 survive the int16 storage
+  CHECK(ids[3].item<int64_t>() == 999);
+  CHECK(ids[4].item<int64_t>() == 40000);
+  CHECK(c.held_out.numel() == 2);
+  cfg.vocab_size = 30000;
+  CHECK_THROWS_WITH(load_corpus(cfg), Catch::Contains("train.bin") && Catch::Contains("40000"));
   dir.file("odd/train.bin", "abc");
   dir.file("odd/val.bin", "ab");
   auto odd = data_config((dir.path / "odd").string());
@@ -81,7 +84,7 @@ TEST_CASE("missing paths and empty files fail naming the file") {
 }
 
 TEST_CASE("training windows are deterministic per (seed, step) and shifted by one for targets") {
-  auto stream = torch::arange(1000, torch::kInt32);
+  auto stream = torch::arange(1000, torch::kInt16);
   auto a = sample_windows(stream, 4, 16, 1, 5), b = sample_windows(stream, 4, 16, 1, 5);
   CHECK(torch::equal(a, b));
   CHECK(a.sizes() == torch::IntArrayRef({4, 17}));

@@ -154,7 +154,7 @@ TEST_CASE("FIRE bias is a function of log-distance normalised by the query posit
   CHECK(bias[0][32][0].item<double>() == Approx(bias[0][16][0].item<double>()).epsilon(1e-5));
 }
 
-TEST_CASE("learned table: untrained rows past L are stated; too-long sequences fail clearly") {
+TEST_CASE("learned table: untrained rows past L are stated and too-long sequences fail clearly") {
   EncodingSpec spec{"learned", 32, 4, 16, 32};
   auto enc = make_encoding(spec);
   CHECK(enc->notes().find("16") != std::string::npos);

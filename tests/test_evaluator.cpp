@@ -82,18 +82,22 @@ TEST_CASE("evaluate: token counts, buckets and protocols agree on a tiny model")
   CHECK(sliding_bucket_tokens == 384);
 }
 
-TEST_CASE("bf16 evaluation stays within 0.02 nats of fp32") {
-  auto model = test::tiny_model("rope", 16, 64, 64);
-  torch::manual_seed(0);
-  auto held = torch::randint(256, {300}, torch::kUInt8);
-  EvalOptions o;
-  o.tokens = 256;
-  o.train_length = 16;
-  o.bf16 = false;
-  auto fp32 = evaluate(model, held, 64, o);
-  o.bf16 = true;
-  auto bf16 = evaluate(model, held, 64, o);
-  CHECK(std::abs(bf16.nll - fp32.nll) < 0.02);
+TEST_CASE("bf16 evaluation stays within 0.02 nats of fp32 (rotary and bias encodings, at 4L)") {
+  for (const std::string encoding : {"rope", "alibi", "t5"}) {
+    INFO(encoding);
+    auto model = test::tiny_model(encoding, 16, 64, 64);
+    torch::manual_seed(0);
+    auto held = torch::randint(256, {300}, torch::kUInt8);
+    EvalOptions o;
+    o.tokens = 256;
+    o.train_length = 16;
+    o.bf16 = false;
+    auto fp32 = evaluate(model, held, 64, o);
+    o.bf16 = true;
+    auto bf16 = evaluate(model, held, 64, o);
+    CHECK(std::abs(bf16.nll - fp32.nll) < 0.02);
+    CHECK(bf16.nll != fp32.nll);
+  }
 }
 
 TEST_CASE("passkey prompts are exactly T+1 bytes, end with the key, and hide it at the depth asked") {

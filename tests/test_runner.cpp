@@ -1,0 +1,84 @@
+// End to end on a small generated corpus: train, fine-tune, evaluate, report, resume.
+#include <filesystem>
+
+#include "harness/report.h"
+#include "harness/runner.h"
+#include "tests/helpers.h"
+
+using namespace lb;
+using nlohmann::json;
+
+static std::string make_corpus(const test::TempDir& dir) {
+  const char* words[] = {"the ", "kernel ", "driver ", "calls ", "a ", "function ", "to ", "map ", "memory ", "pages ", "\n"};
+  uint64_t x = 42;
+  for (int d = 0; d < 40; ++d) {
+    std::string text;
+    for (int w = 0; w < 400; ++w) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      text += words[(x >> 33) % 11];
+    }
+    dir.file("corpus/doc" + std::to_string(d) + ".txt", text);
+  }
+  return (dir.path / "corpus").string();
+}
+
+static json small_config(const std::string& data) {
+  json cfg = json::parse(R"({
+    "name": "e2e", "threads": 1,
+    "model": {"layers": 1, "d_model": 32, "heads": 2},
+    "train": {"length": 16, "steps": 12, "batch_size": 4, "warmup_steps": 2, "log_every": 100, "checkpoint_every": 5},
+    "eval": {"lengths": [1, 2], "protocols": ["nonoverlapping", "sliding"], "sliding_stride": 8},
+    "runs": [
+      {"encoding": "rope"},
+      {"encoding": "rope", "scaling": "yarn"},
+      {"name": "rope+pi-ft", "encoding": "rope", "scaling": "pi", "factor": 2, "finetune": {"steps": 3, "length": 2}},
+      {"encoding": "t5"}
+    ]})");
+  cfg["data"] = {{"path", data}, {"eval_tokens", 512}, {"held_out_fraction", 0.2}};
+  return cfg;
+}
+
+TEST_CASE("run: one trained rope model serves every scaling and the report is complete and resumable") {
+  test::TempDir dir;
+  const auto data = make_corpus(dir);
+  const auto out = (dir.path / "out").string();
+  Config config = parse_config(small_config(data));
+  json report = run_experiment(config, {out, 1});
+
+  CHECK(report["status"] == "complete");
+  CHECK(report["schema"] == kReportSchema);
+  CHECK(report["environment"]["threads"] == 1);
+  REQUIRE(report["runs"].size() == 4);
+  const auto& runs = report["runs"];
+  CHECK(runs[0]["checkpoint"] == runs[1]["checkpoint"]);  // rope and rope+yarn: one model
+  CHECK(runs[0]["checkpoint"] != runs[3]["checkpoint"]);
+  CHECK(runs[2]["finetune"]["steps"] == 3);
+  CHECK(runs[2]["finetune"]["length"] == 32);
+  for (const auto& run : runs) {
+    REQUIRE(run["results"].size() == 4);  // 2 lengths x 2 protocols
+    for (const auto& r : run["results"]) {
+      CHECK(r["tokens"] == 512);
+      CHECK(r["ppl"].get<double>() > 1.0);
+    }
+  }
+  CHECK(read_report(out + "/report.json") == report);
+  CHECK(std::filesystem::exists(out + "/report.md"));
+  CHECK(std::filesystem::exists(out + "/table.csv"));
+
+  // A second invocation keeps the finished runs and retrains nothing.
+  const auto ckpt_dir = out + "/checkpoints/";
+  const auto ckpt = ckpt_dir + read_json_file(ckpt_dir + runs[0]["checkpoint"].get<std::string>() + ".json")["model_file"].get<std::string>();
+  REQUIRE(std::filesystem::exists(ckpt));
+  const auto mtime = std::filesystem::last_write_time(ckpt);
+  json again = run_experiment(config, {out, 1});
+  CHECK(again["runs"] == report["runs"]);
+  CHECK(std::filesystem::last_write_time(ckpt) == mtime);
+}
+
+TEST_CASE("run: too little held-out data for the longest length is a clear error") {
+  test::TempDir dir;
+  auto cfg = small_config(make_corpus(dir));
+  cfg["eval"]["lengths"] = {1, 64};  // 1024-token windows: more than the held-out split
+  CHECK_THROWS_WITH(run_experiment(parse_config(cfg), {(dir.path / "out").string(), 1}),
+                    Catch::Contains("held-out split has") && Catch::Contains("needs at least 1025"));
+}
