@@ -1,6 +1,7 @@
 #include "harness/bench.h"
 
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <sys/resource.h>
 #include <chrono>
 #include <cstdlib>
 
@@ -17,6 +18,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 }  // namespace
+
+double peak_rss_mb() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
 
 double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats) {
   torch::InferenceMode guard;
@@ -49,15 +56,15 @@ json run_bench(const BenchOptions& o) {
 
   TrainJob job;
   job.label = "bench";
-  job.length = o.length;
-  job.batch_size = o.batch;
-  job.warmup_steps = 0;
-  job.lr = 1e-3;
-  job.log_every = 1 << 30;
+  job.train.length = o.length;
+  job.train.batch_size = o.batch;
+  job.train.warmup_steps = 0;
+  job.train.lr = 1e-3;
+  job.train.log_every = 1 << 30;
   job.bf16 = o.precision == "bf16";
-  job.steps = o.warmup;
+  job.train.steps = o.warmup;
   train(model, stream, job, torch::kCPU);
-  job.steps = o.steps;
+  job.train.steps = o.steps;
   auto t0 = std::chrono::steady_clock::now();
   if (const char* trace = std::getenv("LENGTHBENCH_PROFILE")) {  // chrome trace of the timed steps
     torch::autograd::profiler::RecordProfile profile(trace);
@@ -85,6 +92,7 @@ json run_bench(const BenchOptions& o) {
           {"train_tokens_per_second", double(o.steps * o.batch * o.length) / train_s},
           {"eval_tokens_per_second", double(o.eval_batches * B * T) / eval_s},
           {"eval_length", T},
+          {"peak_rss_mb", peak_rss_mb()},
           {"parameters", model->parameter_count()}};
 }
 

@@ -3,13 +3,13 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <sstream>
 #include <thread>
 
+#include "harness/bench.h"
 #include "harness/data.h"
 #include "harness/evaluator.h"
 #include "harness/model.h"
@@ -68,6 +68,69 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length) 
           {"data", data},              {"seed", c.seed},
           {"precision", c.precision},  {"encoding", run.encoding},
           {"encoding_options", run.encoding_options}, {"max_length", max_length}};
+}
+
+// The PI recipe: continue a trained model with the run's scaling switched on, at the longer
+// length, for a few hundred steps. Returns the tuned copy; the base model is left as it was.
+std::pair<GPT, json> finetune(const Config& c, const RunSpec& run, GPT& base, const json& base_identity,
+                                    const Corpus& corpus, int64_t max_length, const fs::path& out,
+                                    torch::Device device) {
+  const json identity = {{"base", base_identity}, {"finetune", run.entry["finetune"]},
+                         {"scaling", run.scaling.method}, {"factor", run.entry["factor"]},
+                         {"scaling_options", run.scaling.options}};
+  GPT tuned = build_model(c, run, corpus.vocab, max_length);
+  copy_weights(base, tuned);
+  tuned->encoding().set_scaling(run.scaling);
+  TrainJob job = train_job(c, run.name + " finetune");
+  job.train.length = c.eval_length(run.finetune.length);
+  job.train.steps = run.finetune.steps;
+  job.train.lr = run.finetune.lr > 0 ? run.finetune.lr : c.train.lr * 0.1;
+  job.train.warmup_steps = std::min<int64_t>(job.train.steps / 10, 20);
+  // The same tokens per step as the base training.
+  job.train.batch_size = std::max<int64_t>(1, c.train.batch_size * c.train.length / job.train.length);
+  job.checkpoint = (out / "checkpoints" / (run.encoding + "-ft-" + short_hash(identity))).string();
+  json stats = train(tuned, corpus.train, job, device).to_json();
+  stats["length"] = job.train.length;
+  stats["batch_size"] = job.train.batch_size;
+  return {tuned, stats};
+}
+
+json evaluate_run(const Config& c, const std::string& name, GPT& model, const Corpus& corpus,
+                  const std::vector<int64_t>& lengths, int64_t eval_tokens, torch::Device device) {
+  EvalOptions eo;
+  eo.tokens = eval_tokens;
+  eo.stride = c.eval.sliding_stride;
+  eo.bucket_width = c.eval_length(c.eval.bucket_width);
+  eo.train_length = c.train.length;
+  eo.batch_tokens = c.eval.batch_tokens;
+  eo.bf16 = c.precision == "bf16";
+  eo.device = device;
+  json results = json::array();
+  for (const auto& protocol : c.eval.protocols)
+    for (int64_t T : lengths) {
+      eo.protocol = protocol;
+      auto t0 = std::chrono::steady_clock::now();
+      EvalResult r = evaluate(model, corpus.held_out, T, eo);
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      spdlog::info("[{}] {} T={}: ppl {:.3f} (nll {:.4f} ± {:.4f}, {} tokens, {:.0f} tok/s)", name, protocol, T,
+                   r.ppl, r.nll, r.nll_stderr, r.tokens, double(r.windows) * T / secs);
+      results.push_back(r.to_json());
+    }
+  return results;
+}
+
+json passkey_run(const Config& c, GPT& model, const std::vector<int64_t>& lengths, torch::Device device) {
+  PasskeyOptions po;
+  po.trials = c.eval.passkey_trials;
+  po.depths = c.eval.passkey_depths;
+  po.digits = c.eval.passkey_digits;
+  po.seed = c.seed;
+  po.bf16 = c.precision == "bf16";
+  po.device = device;
+  json passkey = json::array();
+  for (int64_t T : lengths)
+    for (const auto& r : passkey_probe(model, T, po)) passkey.push_back(r.to_json());
+  return passkey;
 }
 
 std::string duration(double s) { return fmt::format("{:.1f}s", s); }
@@ -139,7 +202,7 @@ json run_experiment(const Config& c, const RunOptions& options) {
       TrainJob job = train_job(c, run.encoding);
       job.checkpoint = (out / "checkpoints" / key).string();
       spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}", run.encoding, key,
-                   model->parameter_count(), job.steps, job.length);
+                   model->parameter_count(), job.train.steps, job.train.length);
       train_stats[key] = train(model, corpus.train, job, device);
       models.emplace(key, model);
     }
@@ -155,69 +218,19 @@ json run_experiment(const Config& c, const RunOptions& options) {
                      {"checkpoint", key},
                      {"train", train_stats.at(key).to_json()}};
     if (run.finetune.steps > 0) {
-      // The PI recipe: continue the trained model with the scaling on, at the longer length.
-      const json ft_identity = {{"base", identity}, {"finetune", run.entry["finetune"]},
-                                {"scaling", run.scaling.method}, {"factor", run.entry["factor"]},
-                                {"scaling_options", run.scaling.options}};
-      const std::string ft_key = run.encoding + "-ft-" + short_hash(ft_identity);
-      GPT tuned = build_model(c, run, corpus.vocab, max_length);
-      copy_weights(model, tuned);
-      tuned->encoding().set_scaling(run.scaling);
-      TrainJob job = train_job(c, run.name + " finetune");
-      job.length = c.eval_length(run.finetune.length);
-      job.steps = run.finetune.steps;
-      job.lr = run.finetune.lr > 0 ? run.finetune.lr : c.train.lr * 0.1;
-      job.warmup_steps = std::min<int64_t>(job.steps / 10, 20);
-      job.batch_size = std::max<int64_t>(1, c.train.batch_size * c.train.length / job.length);
-      job.checkpoint = (out / "checkpoints" / ft_key).string();
-      TrainStats ft = train(tuned, corpus.train, job, device);
-      run_json["finetune"] = ft.to_json();
-      run_json["finetune"]["length"] = job.length;
-      run_json["finetune"]["batch_size"] = job.batch_size;
+      auto [tuned, stats] = finetune(c, run, model, identity, corpus, max_length, out, device);
       model = tuned;
+      run_json["finetune"] = stats;
     }
     model->encoding().set_scaling(run.scaling);
     if (auto notes = model->encoding().notes(); !notes.empty()) run_json["notes"] = notes;
 
-    EvalOptions eo;
-    eo.tokens = eval_tokens;
-    eo.stride = c.eval.sliding_stride;
-    eo.bucket_width = c.eval_length(c.eval.bucket_width);
-    eo.train_length = c.train.length;
-    eo.batch_tokens = c.eval.batch_tokens;
-    eo.bf16 = c.precision == "bf16";
-    eo.device = device;
-    json results = json::array();
     const auto eval_start = std::chrono::steady_clock::now();
-    for (const auto& protocol : c.eval.protocols)
-      for (int64_t T : lengths) {
-        eo.protocol = protocol;
-        auto t0 = std::chrono::steady_clock::now();
-        EvalResult r = evaluate(model, corpus.held_out, T, eo);
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        spdlog::info("[{}] {} T={}: ppl {:.3f} (nll {:.4f} ± {:.4f}, {} tokens, {:.0f} tok/s)", run.name, protocol,
-                     T, r.ppl, r.nll, r.nll_stderr, r.tokens, double(r.windows) * T / secs);
-        results.push_back(r.to_json());
-      }
-    if (c.eval.passkey_trials > 0) {
-      PasskeyOptions po;
-      po.trials = c.eval.passkey_trials;
-      po.depths = c.eval.passkey_depths;
-      po.digits = c.eval.passkey_digits;
-      po.seed = c.seed;
-      po.bf16 = eo.bf16;
-      po.device = device;
-      json passkey = json::array();
-      for (int64_t T : lengths)
-        for (const auto& r : passkey_probe(model, T, po)) passkey.push_back(r.to_json());
-      run_json["passkey"] = passkey;
-    }
-    struct rusage usage {};
-    getrusage(RUSAGE_SELF, &usage);
-    run_json["peak_rss_mb"] = double(usage.ru_maxrss) / 1024.0;  // process peak so far (Linux: KiB)
+    run_json["results"] = evaluate_run(c, run.name, model, corpus, lengths, eval_tokens, device);
+    if (c.eval.passkey_trials > 0) run_json["passkey"] = passkey_run(c, model, lengths, device);
     run_json["eval_seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
-    run_json["results"] = results;
+    run_json["peak_rss_mb"] = peak_rss_mb();  // of the process so far
     report["runs"].push_back(run_json);
     write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
   }

@@ -47,18 +47,7 @@ AutocastScope::~AutocastScope() {
 TrainJob train_job(const Config& c, const std::string& label) {
   TrainJob job;
   job.label = label;
-  job.length = c.train.length;
-  job.steps = c.train.steps;
-  job.batch_size = c.train.batch_size;
-  job.warmup_steps = c.train.warmup_steps;
-  job.lr = c.train.lr;
-  job.min_lr_ratio = c.train.min_lr_ratio;
-  job.weight_decay = c.train.weight_decay;
-  job.grad_clip = c.train.grad_clip;
-  job.beta1 = c.train.beta1;
-  job.beta2 = c.train.beta2;
-  job.log_every = c.train.log_every;
-  job.checkpoint_every = c.train.checkpoint_every;
+  job.train = c.train;
   job.seed = c.seed;
   job.bf16 = c.precision == "bf16";
   return job;
@@ -82,11 +71,11 @@ TrainStats TrainStats::from_json(const json& j) {
 }
 
 double learning_rate(const TrainJob& job, int64_t step) {
-  if (step < job.warmup_steps) return job.lr * double(step + 1) / double(job.warmup_steps);
-  const double span = std::max<int64_t>(1, job.steps - job.warmup_steps);
-  const double progress = std::min(1.0, double(step - job.warmup_steps) / span);
-  const double min_lr = job.lr * job.min_lr_ratio;
-  return min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (job.lr - min_lr);
+  if (step < job.train.warmup_steps) return job.train.lr * double(step + 1) / double(job.train.warmup_steps);
+  const double span = std::max<int64_t>(1, job.train.steps - job.train.warmup_steps);
+  const double progress = std::min(1.0, double(step - job.train.warmup_steps) / span);
+  const double min_lr = job.train.lr * job.train.min_lr_ratio;
+  return min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (job.train.lr - min_lr);
 }
 
 namespace {
@@ -106,7 +95,7 @@ torch::optim::AdamW make_optimizer(GPT& model, const TrainJob& job) {
     const bool encoding = item.key().rfind("encoding.", 0) == 0;
     (item.value().dim() >= 2 && !encoding ? decay : no_decay).push_back(item.value());
   }
-  auto options = torch::optim::AdamWOptions(job.lr).betas({job.beta1, job.beta2}).weight_decay(job.weight_decay);
+  auto options = torch::optim::AdamWOptions(job.train.lr).betas({job.train.beta1, job.train.beta2}).weight_decay(job.train.weight_decay);
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
   auto no_decay_options = options;
@@ -176,18 +165,18 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
       spdlog::info("[{}] resuming from step {} ({})", job.label, start, job.checkpoint);
     }
   }
-  const int64_t tokens_per_step = job.batch_size * job.length;
+  const int64_t tokens_per_step = job.train.batch_size * job.train.length;
   auto t0 = std::chrono::steady_clock::now();
   const double seconds_before = stats.seconds;
   auto window_start = t0;
   int64_t window_steps = 0;
   double loss_value = stats.final_loss;
-  for (int64_t step = start; step < job.steps; ++step) {
+  for (int64_t step = start; step < job.train.steps; ++step) {
     const double lr = learning_rate(job, step);
     for (auto& group : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    auto batch = sample_windows(stream, job.batch_size, job.length, job.seed, step).to(device);
-    auto inputs = batch.narrow(1, 0, job.length), targets = batch.narrow(1, 1, job.length);
+    auto batch = sample_windows(stream, job.train.batch_size, job.train.length, job.seed, step).to(device);
+    auto inputs = batch.narrow(1, 0, job.train.length), targets = batch.narrow(1, 1, job.train.length);
     torch::Tensor loss;
     {
       AutocastScope autocast(job.bf16, device);
@@ -195,20 +184,20 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
     }
     optimizer.zero_grad();
     loss.backward();
-    if (job.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), job.grad_clip);
+    if (job.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), job.train.grad_clip);
     optimizer.step();
     ++window_steps;
 
-    const bool last = step + 1 == job.steps;
-    if ((step + 1) % job.log_every == 0 || last || step == start) {
+    const bool last = step + 1 == job.train.steps;
+    if ((step + 1) % job.train.log_every == 0 || last || step == start) {
       loss_value = loss.item<double>();
       if (step == 0) stats.first_loss = loss_value;
       auto now = std::chrono::steady_clock::now();
       const double window = std::chrono::duration<double>(now - window_start).count();
       const double tps = window_steps * tokens_per_step / std::max(window, 1e-9);
-      const double eta = double(job.steps - step - 1) * tokens_per_step / std::max(tps, 1e-9);
+      const double eta = double(job.train.steps - step - 1) * tokens_per_step / std::max(tps, 1e-9);
       spdlog::info("[{}] step {}/{} loss {:.4f} lr {:.2e} {:.1f}k tok/s ETA {}", job.label, step + 1,
-                   job.steps, loss_value, lr, tps / 1e3, format_duration(eta));
+                   job.train.steps, loss_value, lr, tps / 1e3, format_duration(eta));
       window_start = now;
       window_steps = 0;
     }
@@ -217,13 +206,13 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
     stats.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     stats.final_loss = loss_value;
     const bool stopping = job.stop_after > 0 && step + 1 == job.stop_after && !last;
-    if (!job.checkpoint.empty() && !last && ((step + 1) % job.checkpoint_every == 0 || stopping))
+    if (!job.checkpoint.empty() && !last && ((step + 1) % job.train.checkpoint_every == 0 || stopping))
       save_checkpoint(model, optimizer, job.checkpoint, {{"step", step + 1}, {"complete", false}, {"stats", stats.to_json()}});
     if (stopping) return stats;
   }
   stats.tokens_per_second = stats.seconds > 0 ? stats.tokens / stats.seconds : 0;
   if (!job.checkpoint.empty())
-    save_checkpoint(model, optimizer, job.checkpoint, {{"step", job.steps}, {"complete", true}, {"stats", stats.to_json()}});
+    save_checkpoint(model, optimizer, job.checkpoint, {{"step", job.train.steps}, {"complete", true}, {"stats", stats.to_json()}});
   return stats;
 }
 

@@ -27,12 +27,7 @@ class AutocastScope {
 
 struct TrainJob {
   std::string label;       // for progress lines
-  int64_t length = 128;    // tokens per training sequence
-  int64_t steps = 0;
-  int64_t batch_size = 16;
-  int64_t warmup_steps = 0;
-  double lr = 3e-3, min_lr_ratio = 0.1, weight_decay = 0.1, grad_clip = 1.0, beta1 = 0.9, beta2 = 0.95;
-  int64_t log_every = 50, checkpoint_every = 200;
+  TrainConfig train;       // length, steps, batch, optimiser and schedule
   uint64_t seed = 1234;
   bool bf16 = true;
   std::string checkpoint;  // file prefix; "" = no checkpoints

@@ -40,10 +40,12 @@ def main():
                     b = best.setdefault(side, {"train": 0, "eval": 0, "parameters": r["parameters"]})
                     b["train"] = max(b["train"], r["train_tokens_per_second"])
                     b["eval"] = max(b["eval"], r["eval_tokens_per_second"])
+                    b["rss"] = max(b.get("rss", 0), r.get("peak_rss_mb", 0))
             fpt = flops_per_token(size, best["lengthbench"]["parameters"])
             peak_flops = peak["bf16_flops" if precision == "bf16" else "fp32_flops"]
             row = {"size": size["name"], "precision": precision, **{f"{s}_{k}": v[k] for s, v in best.items() for k in ("train", "eval")},
-                   "train_flops": best["lengthbench"]["train"] * fpt, "peak_flops": peak_flops}
+                   "train_flops": best["lengthbench"]["train"] * fpt, "peak_flops": peak_flops,
+                   "lengthbench_peak_rss_mb": best["lengthbench"]["rss"]}
             row["train_ratio"] = row["lengthbench_train"] / row["python_train"]
             row["eval_ratio"] = row["lengthbench_eval"] / row["python_eval"]
             row["peak_fraction"] = row["train_flops"] / peak_flops
@@ -52,15 +54,16 @@ def main():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
     env = {"date": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z", "cpu": cpu, "threads": a.threads,
            "host": platform.node(), "repeats": a.repeats, "gemm_peak": peak,
-           "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()}
+           "commit": subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()}
     # Python bf16 rows use torch.autocast: the peer at its best.
     py_bf16 = {r["size"]: r for r in rows if r["precision"] == "bf16"}
-    lines = ["| model | precision | lengthbench train tok/s | Python train tok/s | ratio | lengthbench eval tok/s @4L | Python eval tok/s @4L | ratio | train GFLOP/s | % of GEMM peak | vs Python bf16 |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | precision | lengthbench train tok/s | Python train tok/s | ratio | lengthbench eval tok/s @4L | Python eval tok/s @4L | ratio | train GFLOP/s | % of GEMM peak | vs Python bf16 | lengthbench peak RSS |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['size']} | {r['precision']} | {r['lengthbench_train']:,.0f} | {r['python_train']:,.0f} | {r['train_ratio']:.2f}x | "
                      f"{r['lengthbench_eval']:,.0f} | {r['python_eval']:,.0f} | {r['eval_ratio']:.2f}x | {r['train_flops']/1e9:.0f} | "
-                     f"{100*r['peak_fraction']:.0f}% | {r['lengthbench_train']/py_bf16[r['size']]['python_train']:.2f}x |")
+                     f"{100*r['peak_fraction']:.0f}% | {r['lengthbench_train']/py_bf16[r['size']]['python_train']:.2f}x | "
+                     f"{r['lengthbench_peak_rss_mb']:.0f} MB |")
     md = "\n".join(lines) + (f"\n\nGEMM peak (2048^3, measured): fp32 {peak['fp32_flops']/1e9:.0f} GFLOP/s, bf16 {peak['bf16_flops']/1e9:.0f} GFLOP/s. "
                              f"{a.threads} threads, best of {a.repeats} alternating runs per side, {cpu}, commit {env['commit']}, {env['date']}.\n")
     with open(f"{a.out}/bench.json", "w") as f:

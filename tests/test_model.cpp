@@ -28,12 +28,12 @@ TEST_CASE("a tiny model's loss goes down") {
   auto model = test::tiny_model("rope", 32);
   TrainJob job;
   job.label = "test";
-  job.length = 32;
-  job.steps = 60;
-  job.batch_size = 8;
-  job.warmup_steps = 5;
-  job.lr = 3e-3;
-  job.log_every = 1000;
+  job.train.length = 32;
+  job.train.steps = 60;
+  job.train.batch_size = 8;
+  job.train.warmup_steps = 5;
+  job.train.lr = 3e-3;
+  job.train.log_every = 1000;
   job.bf16 = false;
   auto stats = train(model, stream, job, torch::kCPU);
   CHECK(stats.first_loss == Approx(std::log(256.0)).margin(0.3));
@@ -60,10 +60,10 @@ TEST_CASE("bf16 autocast loss stays within 0.02 nats of fp32 on the same weights
 
 TEST_CASE("the learning-rate schedule warms up linearly and decays by cosine to min_lr") {
   TrainJob job;
-  job.lr = 1.0;
-  job.min_lr_ratio = 0.1;
-  job.warmup_steps = 10;
-  job.steps = 110;
+  job.train.lr = 1.0;
+  job.train.min_lr_ratio = 0.1;
+  job.train.warmup_steps = 10;
+  job.train.steps = 110;
   CHECK(learning_rate(job, 0) == Approx(0.1));
   CHECK(learning_rate(job, 9) == Approx(1.0));
   CHECK(learning_rate(job, 60) == Approx(0.55));
@@ -76,12 +76,12 @@ TEST_CASE("training resumes from a checkpoint to the same weights as an uninterr
   for (size_t i = 0; i < text.size(); ++i) text[i] = char('a' + (i * 7 + i / 13) % 26);
   auto stream = torch::from_blob(text.data(), {int64_t(text.size())}, torch::kUInt8).clone();
   TrainJob job;
-  job.length = 16;
-  job.steps = 6;
-  job.batch_size = 4;
-  job.warmup_steps = 2;
-  job.log_every = 1000;
-  job.checkpoint_every = 3;
+  job.train.length = 16;
+  job.train.steps = 6;
+  job.train.batch_size = 4;
+  job.train.warmup_steps = 2;
+  job.train.log_every = 1000;
+  job.train.checkpoint_every = 3;
   job.bf16 = false;
 
   auto straight = test::tiny_model("alibi");
