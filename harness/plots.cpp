@@ -103,6 +103,9 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
         quoted(png), quoted(fmt::format("{}: perplexity vs length ({})", title, protocol)), plot_command(data, ppl));
     written.push_back(png);
 
+    // Per-position loss only for non-overlapping windows: under sliding windows positions before
+    // T - S are scored in the first window alone, so their curve would be one window's noise.
+    if (protocol != "nonoverlapping") continue;
     int64_t longest = 0;
     Series curve = curve_series(report, protocol, &longest);
     const auto curve_data = (work / ("curve" + suffix + ".dat")).string();
