@@ -22,17 +22,18 @@ const std::vector<ScalingInfo>& scaling_registry() {
   return registry;
 }
 
-Scaling validate_scaling(Scaling scaling) {
-  const ScalingInfo* info = nullptr;
+const ScalingInfo& scaling_info(const std::string& method) {
   std::vector<std::string> names;
   for (const auto& s : scaling_registry()) {
+    if (s.name == method) return s;
     names.push_back(s.name);
-    if (s.name == scaling.method) info = &s;
   }
-  if (!info)
-    throw std::invalid_argument(fmt::format("unknown scaling \"{}\"; allowed: {}", scaling.method,
-                                            fmt::join(names, ", ")));
-  nlohmann::json options = info->option_defaults;
+  throw std::invalid_argument(
+      fmt::format("unknown scaling \"{}\"; allowed: {}", method, fmt::join(names, ", ")));
+}
+
+Scaling validate_scaling(Scaling scaling) {
+  nlohmann::json options = scaling_info(scaling.method).option_defaults;
   for (const auto& [key, value] : scaling.options.items()) {
     if (!options.contains(key))
       throw std::invalid_argument(

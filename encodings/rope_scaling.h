@@ -22,6 +22,7 @@ struct ScalingInfo {
   nlohmann::json option_defaults;
 };
 const std::vector<ScalingInfo>& scaling_registry();
+const ScalingInfo& scaling_info(const std::string& method);  // throws naming the allowed methods
 // Fills defaults and rejects unknown methods/options (messages name the allowed values).
 Scaling validate_scaling(Scaling scaling);
 

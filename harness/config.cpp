@@ -118,14 +118,11 @@ RunSpec parse_run(const json& entry, size_t index) {
     throw ConfigError(fmt::format("config key \"{}.encoding\": {}", where, e.what()));
   }
   run.scaling.method = string_field("scaling", "none");
-  const ScalingInfo* scaling_info = nullptr;
-  for (const auto& s : scaling_registry())
-    if (s.name == run.scaling.method) scaling_info = &s;
-  if (!scaling_info) {
-    std::vector<std::string> names;
-    for (const auto& s : scaling_registry()) names.push_back(s.name);
-    throw ConfigError(fmt::format("config key \"{}.scaling\": unknown scaling \"{}\"; allowed: {}",
-                                  where, run.scaling.method, fmt::join(names, ", ")));
+  const ScalingInfo* scaling = nullptr;
+  try {
+    scaling = &scaling_info(run.scaling.method);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("config key \"{}.scaling\": {}", where, e.what()));
   }
   run.name = string_field("name", run.scaling.method == "none"
                                       ? run.encoding
@@ -133,7 +130,7 @@ RunSpec parse_run(const json& entry, size_t index) {
 
   std::set<std::string> allowed = {"name", "encoding", "scaling", "factor", "finetune"};
   for (const auto& [k, v] : info->option_defaults.items()) allowed.insert(k);
-  for (const auto& [k, v] : scaling_info->option_defaults.items()) allowed.insert(k);
+  for (const auto& [k, v] : scaling->option_defaults.items()) allowed.insert(k);
   for (const auto& [key, value] : entry.items()) {
     if (!allowed.count(key))
       throw ConfigError(fmt::format("unknown config key \"{}.{}\" for encoding \"{}\" with scaling "
@@ -142,7 +139,7 @@ RunSpec parse_run(const json& entry, size_t index) {
     if (info->option_defaults.contains(key)) {
       if (!value.is_number()) throw ConfigError(fmt::format("config key \"{}.{}\" must be a number", where, key));
       run.encoding_options[key] = value;
-    } else if (scaling_info->option_defaults.contains(key)) {
+    } else if (scaling->option_defaults.contains(key)) {
       if (!value.is_number()) throw ConfigError(fmt::format("config key \"{}.{}\" must be a number", where, key));
       run.scaling.options[key] = value;
     }
