@@ -175,13 +175,13 @@ json run_experiment(const Config& c, const RunOptions& options) {
                    {"stderr", "clustered by window: sqrt(W/(W-1) * sum_w (s_w - n_w*mean)^2) / N"}}},
                  {"runs", json::array()}};
 
-  // Finished runs of an interrupted invocation with the same config are kept, not recomputed.
+  // Finished runs of an *interrupted* invocation with the same config are kept, not recomputed.
+  // A complete report (e.g. the one committed under results/) is evaluated afresh.
   std::map<std::string, json> finished;
   if (fs::exists(report_path)) {
     try {
       json previous = read_report(report_path);
-      json prev_config = previous["config"], config = c.resolved;
-      if (prev_config == config)
+      if (previous["status"] == "incomplete" && previous["config"] == c.resolved)
         for (const auto& run : previous["runs"]) finished[run["name"]] = run;
     } catch (const std::exception&) {
     }

@@ -65,14 +65,26 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
   CHECK(std::filesystem::exists(out + "/report.md"));
   CHECK(std::filesystem::exists(out + "/table.csv"));
 
-  // A second invocation keeps the finished runs and retrains nothing.
+  // A second invocation over a complete report evaluates again but retrains nothing.
   const auto ckpt_dir = out + "/checkpoints/";
   const auto ckpt = ckpt_dir + read_json_file(ckpt_dir + runs[0]["checkpoint"].get<std::string>() + ".json")["model_file"].get<std::string>();
   REQUIRE(std::filesystem::exists(ckpt));
   const auto mtime = std::filesystem::last_write_time(ckpt);
   json again = run_experiment(config, {out, 1});
-  CHECK(again["runs"] == report["runs"]);
+  for (size_t i = 0; i < runs.size(); ++i) CHECK(again["runs"][i]["results"] == runs[i]["results"]);
   CHECK(std::filesystem::last_write_time(ckpt) == mtime);
+
+  // An interrupted invocation (status incomplete) keeps the runs it finished, verbatim.
+  json partial = report;
+  partial["status"] = "incomplete";
+  partial["runs"][0]["eval_seconds"] = -1.0;  // a marker that only a kept run can carry
+  partial["runs"].erase(3);
+  write_json_atomic(out + "/report.json", partial);
+  json resumed = run_experiment(config, {out, 1});
+  REQUIRE(resumed["runs"].size() == 4);
+  CHECK(resumed["runs"][0]["eval_seconds"] == -1.0);
+  CHECK(resumed["runs"][3]["results"] == runs[3]["results"]);
+  CHECK(resumed["status"] == "complete");
 }
 
 TEST_CASE("run: too little held-out data for the longest length is a clear error") {
