@@ -1,12 +1,12 @@
 #include "harness/bench.h"
 
 #include <torch/csrc/autograd/profiler_legacy.h>
-#include <sys/resource.h>
 #include <chrono>
 #include <cstdlib>
 
 #include "harness/data.h"
 #include "harness/model.h"
+#include "harness/report.h"
 #include "harness/trainer.h"
 
 namespace lb {
@@ -18,12 +18,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 }  // namespace
-
-double peak_rss_mb() {
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
-}
 
 double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats) {
   torch::InferenceMode guard;

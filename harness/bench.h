@@ -15,8 +15,6 @@ struct BenchOptions {
 };
 
 nlohmann::json run_bench(const BenchOptions& options);
-// Peak resident memory of this process so far, in MiB.
-double peak_rss_mb();
 // Best achieved FLOP/s of a square GEMM of size n in the given dtype.
 double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats);
 

@@ -2,6 +2,7 @@
 #include <torch/version.h>
 #include <fmt/format.h>
 #include <thread>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <array>
 #include <cstdio>
@@ -46,6 +47,12 @@ std::string blas_info() {
 }
 
 }  // namespace
+
+double peak_rss_mb() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
 
 nlohmann::json environment_info(const std::string& device, const std::string& precision) {
   char host[256] = {};

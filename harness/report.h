@@ -16,5 +16,7 @@ nlohmann::json read_report(const std::string& path);
 
 // libtorch version, threads, device, BLAS, CPU, host, git commit, precision.
 nlohmann::json environment_info(const std::string& device, const std::string& precision);
+// Peak resident memory of this process so far, in MiB.
+double peak_rss_mb();
 
 }  // namespace lb

@@ -9,7 +9,6 @@
 #include <sstream>
 #include <thread>
 
-#include "harness/bench.h"
 #include "harness/data.h"
 #include "harness/evaluator.h"
 #include "harness/model.h"
