@@ -11,6 +11,7 @@
 #include "encodings/rope_scaling.h"
 #include "harness/bench.h"
 #include "harness/config.h"
+#include "harness/data.h"
 #include "harness/plots.h"
 #include "harness/report.h"
 #include "harness/runner.h"
@@ -24,6 +25,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage:
   lengthbench run CONFIG [--set key.path=value]... [--out DIR] [--threads N]
+  lengthbench tokenize CONFIG [--set key.path=value]...   (build the token cache, train the
+                              SentencePiece model if asked, and print the cache manifest)
   lengthbench table REPORT... [--format markdown|csv|latex] [--protocol nonoverlapping|sliding]
                               [--metric ppl|nll|last_l_ppl]
   lengthbench inspect ENCODING [--scaling S] [--factor F|auto] [--head-dim D] [--heads H]
@@ -104,6 +107,16 @@ int cmd_run(int argc, char** argv) {
   json report = run_experiment(config, options);
   TableOptions table;
   std::cout << "\n" << render_table({report}, table);
+  return 0;
+}
+
+int cmd_tokenize(int argc, char** argv) {
+  Args args(argc, argv, 2, {"set", "threads"});
+  if (args.positional.size() != 1) throw UsageError("tokenize takes one CONFIG file");
+  Config config = load_config(args.positional[0], args.all("set"));
+  torch::set_num_threads(resolve_threads(args.get("threads") ? int(args.integer("threads", 1)) : config.threads));
+  const Corpus corpus = load_corpus(config.data);
+  std::cout << corpus.summary.dump(2) << "\n";
   return 0;
 }
 
@@ -209,6 +222,7 @@ int cli_main(int argc, char** argv) {
   const std::string command = argv[1];
   try {
     if (command == "run") return cmd_run(argc, argv);
+    if (command == "tokenize") return cmd_tokenize(argc, argv);
     if (command == "table") return cmd_table(argc, argv);
     if (command == "plot") return cmd_plot(argc, argv);
     if (command == "inspect") return cmd_inspect(argc, argv);

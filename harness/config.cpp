@@ -19,8 +19,10 @@ const json& config_defaults() {
     "precision": "bf16",
     "device": "cpu",
     "data": {"path": "datasets/corpora/kernel-docs", "format": "auto", "field": "text",
-             "vocab_size": 0,
-             "held_out_fraction": 0.05, "eval_tokens": 131072},
+             "vocab_size": 0, "held_out_fraction": 0.05, "eval_tokens": 131072,
+             "tokenizer": {"kind": "bytes", "model": "", "type": "unigram", "vocab_size": 4096,
+                           "max_sentences": 300000},
+             "cache_dir": "datasets/cache"},
     "model": {"layers": 4, "d_model": 128, "heads": 4, "mlp_ratio": 4},
     "train": {"length": 128, "steps": 600, "batch_size": 16, "lr": 0.003, "min_lr_ratio": 0.1,
               "warmup_steps": 50, "weight_decay": 0.1, "grad_clip": 1.0, "beta1": 0.9,
@@ -34,12 +36,6 @@ const json& config_defaults() {
 }
 
 namespace {
-
-std::string type_name(const json& v) {
-  if (v.is_number_integer() || v.is_number_unsigned()) return "integer";
-  if (v.is_number()) return "number";
-  return v.type_name();
-}
 
 std::vector<std::string> keys_of(const json& obj) {
   std::vector<std::string> keys;
@@ -247,6 +243,26 @@ Config parse_config(const json& user) {
   if (!(c.data.held_out_fraction > 0 && c.data.held_out_fraction < 1))
     throw ConfigError("config key \"data.held_out_fraction\" must be in (0, 1)");
   c.data.eval_tokens = positive<int64_t>(resolved, "data", "eval_tokens");
+  c.data.cache_dir = d["cache_dir"];
+  const auto& t = d["tokenizer"];
+  auto& tok = c.data.tokenizer;
+  tok.kind = t["kind"];
+  tok.model = t["model"];
+  tok.type = t["type"];
+  tok.vocab_size = t["vocab_size"];
+  tok.max_sentences = t["max_sentences"];
+  if (tok.kind != "bytes" && tok.kind != "sentencepiece")
+    throw ConfigError(fmt::format("config key \"data.tokenizer.kind\" must be \"bytes\" or \"sentencepiece\", got \"{}\"",
+                                  tok.kind));
+  if (tok.kind == "bytes" && !tok.model.empty())
+    throw ConfigError("config key \"data.tokenizer.model\" is set but data.tokenizer.kind is \"bytes\" "
+                      "(set kind to \"sentencepiece\" to use the model)");
+  if (tok.type != "unigram" && tok.type != "bpe")
+    throw ConfigError(fmt::format("config key \"data.tokenizer.type\" must be \"unigram\" or \"bpe\", got \"{}\"", tok.type));
+  if (tok.vocab_size < 300 || tok.vocab_size > 65536)
+    throw ConfigError(fmt::format("config key \"data.tokenizer.vocab_size\" must be in [300, 65536] (byte fallback "
+                                  "takes 256 ids), got {}", tok.vocab_size));
+  if (tok.max_sentences <= 0) throw ConfigError("config key \"data.tokenizer.max_sentences\" must be > 0");
 
   c.model.layers = positive<int64_t>(resolved, "model", "layers");
   c.model.d_model = positive<int64_t>(resolved, "model", "d_model");

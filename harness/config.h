@@ -10,13 +10,23 @@
 
 namespace lb {
 
+struct TokenizerConfig {
+  std::string kind = "bytes";  // bytes | sentencepiece
+  std::string model;           // an existing SentencePiece .model; empty = train one on the training split
+  std::string type = "unigram";  // unigram | bpe (training only)
+  int64_t vocab_size = 4096;     // training only
+  int64_t max_sentences = 300000;
+};
+
 struct DataConfig {
   std::string path;
-  std::string format;  // auto | text | dir | jsonl | bin | bytes
-  std::string field;   // JSONL text field
+  std::string format = "auto";  // auto | text | dir | jsonl | bin | bytes
+  std::string field = "text";  // JSONL text field
   int64_t vocab_size = 0;  // .bin token files: required; byte formats: 256
   double held_out_fraction = 0.05;
   int64_t eval_tokens = 131072;
+  TokenizerConfig tokenizer;
+  std::string cache_dir = "datasets/cache";  // tokenized streams + manifests
 };
 
 struct TrainConfig {

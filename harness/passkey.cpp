@@ -12,23 +12,38 @@ nlohmann::json PasskeyResult::to_json() const {
           {"digit_nll", digit_nll}};
 }
 
-std::string passkey_prompt(int64_t T, double depth, const std::string& key) {
+PasskeyPrompt passkey_prompt(const Tokenizer& tokenizer, int64_t T, double depth, const std::string& key) {
   static const std::string filler =
       "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. ";
-  const std::string needle = "The pass key is " + key + ". Remember it. " + key + " is the pass key. ";
-  const std::string question = "What is the pass key? The pass key is " + key;
-  const int64_t total = T + 1;
-  const int64_t room = total - int64_t(needle.size() + question.size());
+  static const std::string ask = "What is the pass key? The pass key is";
+  const auto filler_ids = tokenizer.encode(filler);
+  const auto needle = tokenizer.encode("The pass key is " + key + ". Remember it. " + key + " is the pass key. ");
+  const auto question = tokenizer.encode(ask + " " + key);
+  // The key's tokens are what follows the question's own tokens; subword tokenizers may attach
+  // the space to the key or not, so both cuts are tried.
+  PasskeyPrompt prompt;
+  for (const std::string& stem : {ask + " ", ask}) {
+    const auto head = tokenizer.encode(stem);
+    if (head.size() < question.size() && std::equal(head.begin(), head.end(), question.begin())) {
+      prompt.answer_tokens = int64_t(question.size() - head.size());
+      break;
+    }
+  }
+  if (prompt.answer_tokens == 0)
+    throw std::invalid_argument("passkey probe: the tokenizer does not split the question from the key");
+  const int64_t room = T + 1 - int64_t(needle.size() + question.size());
   if (room < 0)
     throw std::invalid_argument(fmt::format("passkey probe needs windows of at least {} tokens, not {}",
                                             needle.size() + question.size() - 1, T));
   auto fill = [&](int64_t n) {
-    std::string s;
-    while (int64_t(s.size()) < n) s += filler;
-    return s.substr(0, n);
+    for (int64_t i = 0; i < n; ++i) prompt.ids.push_back(filler_ids[size_t(i) % filler_ids.size()]);
   };
   const int64_t before = std::llround(depth * double(room));
-  return fill(before) + needle + fill(room - before) + question;
+  fill(before);
+  prompt.ids.insert(prompt.ids.end(), needle.begin(), needle.end());
+  fill(room - before);
+  prompt.ids.insert(prompt.ids.end(), question.begin(), question.end());
+  return prompt;
 }
 
 std::vector<PasskeyResult> passkey_probe(GPT& model, int64_t T, const PasskeyOptions& o) {
@@ -40,30 +55,30 @@ std::vector<PasskeyResult> passkey_probe(GPT& model, int64_t T, const PasskeyOpt
   for (double depth : o.depths) {
     auto key_digits = torch::randint(10, {o.trials, o.digits}, gen, torch::kInt64);
     key_digits.select(1, 0).clamp_min_(1);  // no leading zero: every key has `digits` digits
-    std::vector<std::string> prompts;
+    auto rows = torch::empty({o.trials, T + 1}, torch::kInt32);
+    auto is_answer = torch::zeros({o.trials, T}, torch::kBool);  // marks target positions of the key
     for (int64_t t = 0; t < o.trials; ++t) {
       std::string key;
       for (int64_t d = 0; d < o.digits; ++d) key += char('0' + key_digits[t][d].item<int64_t>());
-      prompts.push_back(passkey_prompt(T, depth, key));
+      const auto prompt = passkey_prompt(*o.tokenizer, T, depth, key);
+      std::memcpy(rows[t].data_ptr(), prompt.ids.data(), (T + 1) * sizeof(int32_t));
+      is_answer[t].narrow(0, T - prompt.answer_tokens, prompt.answer_tokens).fill_(true);
     }
-    auto rows = torch::empty({o.trials, T + 1}, torch::kUInt8);
-    for (int64_t t = 0; t < o.trials; ++t) std::memcpy(rows[t].data_ptr(), prompts[t].data(), T + 1);
     rows = rows.to(torch::kInt64).to(o.device);
+    is_answer = is_answer.to(o.device);
     torch::Tensor logits;
     {
       AutocastScope autocast(o.bf16, o.device);
       logits = model->forward(rows.narrow(1, 0, T));
     }
-    // Predictions for the last `digits` targets (the key), teacher-forced.
-    auto key_logits = logits.narrow(1, T - o.digits, o.digits);
-    auto key_targets = rows.narrow(1, T + 1 - o.digits, o.digits);
-    auto hit = (key_logits.argmax(-1) == key_targets).all(1);
+    const auto targets = rows.narrow(1, 1, T);
+    const auto correct = logits.argmax(-1) == targets;
     PasskeyResult r;
     r.eval_length = T;
     r.depth = depth;
     r.trials = o.trials;
-    r.retrieved = hit.sum().item<int64_t>();
-    r.digit_nll = token_nll(key_logits, key_targets).mean().item<double>();
+    r.retrieved = (correct | is_answer.logical_not()).all(1).sum().item<int64_t>();
+    r.digit_nll = token_nll(logits, targets).masked_select(is_answer).mean().item<double>();
     results.push_back(r);
   }
   return results;

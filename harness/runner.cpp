@@ -11,6 +11,7 @@
 
 #include "harness/data.h"
 #include "harness/evaluator.h"
+#include "harness/hash.h"
 #include "harness/model.h"
 #include "harness/passkey.h"
 #include "harness/plots.h"
@@ -30,9 +31,7 @@ int resolve_threads(int requested) {
 namespace {
 
 std::string short_hash(const json& j) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : j.dump()) h = (h ^ c) * 1099511628211ull;
-  return fmt::format("{:016x}", h).substr(0, 12);
+  return fmt::format("{:016x}", fnv1a(j.dump())).substr(0, 12);
 }
 
 GPT build_model(const Config& c, const RunSpec& run, int64_t vocab, int64_t max_length) {
@@ -60,6 +59,7 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length) 
   const auto& r = c.resolved;
   json data = r["data"];
   data.erase("eval_tokens");
+  data.erase("cache_dir");
   // Bump kModelVersion whenever model or encoding arithmetic changes, so old checkpoints are not
   // silently reused for a different model.
   constexpr int kModelVersion = 2;
@@ -118,8 +118,10 @@ json evaluate_run(const Config& c, const std::string& name, GPT& model, const Co
   return results;
 }
 
-json passkey_run(const Config& c, GPT& model, const std::vector<int64_t>& lengths, torch::Device device) {
+json passkey_run(const Config& c, GPT& model, const Corpus& corpus, const std::vector<int64_t>& lengths,
+                 torch::Device device) {
   PasskeyOptions po;
+  po.tokenizer = corpus.tokenizer;
   po.trials = c.eval.passkey_trials;
   po.depths = c.eval.passkey_depths;
   po.digits = c.eval.passkey_digits;
@@ -145,9 +147,9 @@ json run_experiment(const Config& c, const RunOptions& options) {
     throw std::runtime_error("config key \"device\" is \"cuda\" but this libtorch has no CUDA device");
 
   Corpus corpus = load_corpus(c.data);
-  if (c.eval.passkey_trials > 0 && corpus.vocab != 256)
-    throw std::runtime_error("config key \"eval.passkey\": the passkey probe writes its prompts as bytes and needs "
-                             "the byte tokenizer, but data.path holds pre-tokenized ids (set eval.passkey.trials to 0)");
+  if (c.eval.passkey_trials > 0 && !corpus.tokenizer)
+    throw std::runtime_error("config key \"eval.passkey\": the passkey probe writes its prompts as text, but "
+                             "data.path holds pre-tokenized ids with no tokenizer (set eval.passkey.trials to 0)");
   const auto lengths = c.eval_lengths();
   const int64_t eval_tokens = shared_eval_tokens(corpus.held_out.numel(), c.data.eval_tokens, lengths);
   int64_t max_length = *std::max_element(lengths.begin(), lengths.end());
@@ -226,7 +228,7 @@ json run_experiment(const Config& c, const RunOptions& options) {
 
     const auto eval_start = std::chrono::steady_clock::now();
     run_json["results"] = evaluate_run(c, run.name, model, corpus, lengths, eval_tokens, device);
-    if (c.eval.passkey_trials > 0) run_json["passkey"] = passkey_run(c, model, lengths, device);
+    if (c.eval.passkey_trials > 0) run_json["passkey"] = passkey_run(c, model, corpus, lengths, device);
     run_json["eval_seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
     run_json["peak_rss_mb"] = peak_rss_mb();  // of the process so far

@@ -6,6 +6,7 @@ using namespace lb;
 static DataConfig data_config(const std::string& path, const std::string& format = "auto") {
   DataConfig d;
   d.path = path;
+  d.cache_dir = (std::filesystem::path(path).parent_path() / "cache").string();
   d.format = format;
   d.field = "text";
   d.held_out_fraction = 0.3;
@@ -90,4 +91,140 @@ TEST_CASE("training windows are deterministic per (seed, step) and shifted by on
   CHECK(a.sizes() == torch::IntArrayRef({4, 17}));
   CHECK((a.slice(1, 1) - a.slice(1, 0, -1) == 1).all().item<bool>());  // contiguous
   CHECK(!torch::equal(a, sample_windows(stream, 4, 16, 1, 6)));
+}
+
+// A small multi-document corpus: 200 made-up words, code-like whitespace, some non-ASCII text.
+static std::string write_text_corpus(const test::TempDir& dir, const std::string& name, int docs = 30) {
+  uint64_t x = 7;
+  auto next = [&] { return (x = x * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  std::vector<std::string> words = {"\n", "\n    ", "\tif (x) {\n", "}\n", "naïve ", "→ ", "42 ", "  "};
+  while (words.size() < 200) {
+    std::string w;
+    for (uint64_t k = 0, n = 2 + next() % 6; k < n; ++k) w += char('a' + next() % 26);
+    words.push_back(w + " ");
+  }
+  for (int d = 0; d < docs; ++d) {
+    std::string text;
+    for (int w = 0; w < 1200; ++w) text += words[next() % (next() % 2 ? 8 : words.size())];
+    dir.file(name + "/doc" + std::to_string(d) + ".txt", text);
+  }
+  return (dir.path / name).string();
+}
+
+static std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+static std::string held_out_text(const std::string& dir, double fraction) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::string text;
+  for (const auto& f : files)
+    if (is_held_out(std::filesystem::relative(f, dir).string(), fraction)) text += read_all(f);
+  return text;
+}
+
+static std::vector<int32_t> ids_of(const torch::Tensor& stream) {
+  auto ids = token_ids(stream).to(torch::kInt32).contiguous();
+  return std::vector<int32_t>(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
+}
+
+TEST_CASE("a trained SentencePiece tokenizer is lossless, sets the vocab and is cached with a manifest") {
+  test::TempDir dir;
+  auto cfg = data_config(write_text_corpus(dir, "docs"));
+  cfg.tokenizer.kind = "sentencepiece";
+  cfg.tokenizer.vocab_size = 400;
+  auto c = load_corpus(cfg);
+  REQUIRE(c.tokenizer);
+  CHECK(c.vocab == 400);
+  CHECK(c.summary["tokenizer"]["kind"] == "sentencepiece");
+  CHECK(c.held_out.scalar_type() == torch::kInt16);  // uint16 storage for vocab <= 65536
+  // Subwords, not bytes: fewer tokens than bytes.
+  const std::string held = held_out_text(cfg.path, cfg.held_out_fraction);
+  REQUIRE(!held.empty());
+  CHECK(c.summary["held_out_bytes"] == held.size());
+  CHECK(c.held_out.numel() < int64_t(held.size()) * 9 / 10);
+  // Lossless: the cached held-out stream decodes to exactly the held-out documents, newlines,
+  // tabs, runs of spaces and non-ASCII included.
+  CHECK(c.tokenizer->decode(ids_of(c.held_out)) == held);
+  CHECK(token_ids(c.train).max().item<int64_t>() < 400);
+
+  const std::filesystem::path manifest = c.summary["token_cache"].get<std::string>();
+  REQUIRE(std::filesystem::exists(manifest));
+  const auto m = nlohmann::json::parse(read_all(manifest));
+  CHECK(m["tokens"]["held_out"] == c.held_out.numel());
+  CHECK(m["tokens"]["dtype"] == "uint16");
+  CHECK(m["source"]["files"] == 30);
+  CHECK(m["tokenizer"]["trained_on"]["type"] == "unigram");
+  const std::string model = m["tokenizer"]["model"];
+  CHECK(std::filesystem::exists(model));
+
+  // Loading again reuses the cache (the manifest is not rewritten).
+  const auto written = std::filesystem::last_write_time(manifest);
+  auto again = load_corpus(cfg);
+  CHECK(std::filesystem::last_write_time(manifest) == written);
+  CHECK(torch::equal(again.held_out, c.held_out));
+
+  // The trained .model loads as an existing tokenizer and gives the same tokens.
+  auto loaded_cfg = cfg;
+  loaded_cfg.tokenizer.model = model;
+  auto loaded = load_corpus(loaded_cfg);
+  CHECK(loaded.summary["token_cache"] != c.summary["token_cache"]);
+  CHECK(torch::equal(loaded.held_out, c.held_out));
+  CHECK(torch::equal(loaded.train, c.train));
+}
+
+TEST_CASE("the token cache is rebuilt when a source file changes and reused otherwise") {
+  test::TempDir dir;
+  auto cfg = data_config(write_text_corpus(dir, "docs", 12));
+  auto first = load_corpus(cfg);
+  const std::filesystem::path manifest = first.summary["token_cache"].get<std::string>();
+  CHECK(nlohmann::json::parse(read_all(manifest))["tokens"]["dtype"] == "uint8");
+  const int64_t before = first.train.numel() + first.held_out.numel();
+  auto same = load_corpus(cfg);
+  CHECK(same.summary["token_cache"] == first.summary["token_cache"]);
+  CHECK(same.train.numel() + same.held_out.numel() == before);
+  dir.file("docs/doc3.txt", "a much shorter document\n");
+  auto changed = load_corpus(cfg);
+  CHECK(changed.summary["token_cache"] == first.summary["token_cache"]);  // same entry, rebuilt
+  CHECK(changed.train.numel() + changed.held_out.numel() < before);
+  // A truncated token file (a killed build, a full disk) is detected and rebuilt too.
+  const auto train_file = manifest.parent_path() / nlohmann::json::parse(read_all(manifest))["tokens"]["train_file"].get<std::string>();
+  std::filesystem::resize_file(train_file, 10);
+  auto repaired = load_corpus(cfg);
+  CHECK(repaired.train.numel() == changed.train.numel());
+}
+
+TEST_CASE("invalid UTF-8 is an error naming the file for SentencePiece and plain bytes for the byte tokenizer") {
+  test::TempDir dir;
+  const auto path = write_text_corpus(dir, "docs", 8);
+  dir.file("docs/latin1.txt", "line one\ncaf\xe9 au lait\n");
+  auto cfg = data_config(path);
+  cfg.tokenizer.kind = "sentencepiece";
+  cfg.tokenizer.vocab_size = 300;
+  CHECK_THROWS_WITH(load_corpus(cfg), Catch::Contains("latin1.txt") && Catch::Contains("not valid UTF-8") &&
+                                          Catch::Contains("line 2"));
+  cfg.tokenizer.kind = "bytes";
+  CHECK(load_corpus(cfg).summary["documents"] == 9);  // documented fallback: bytes are bytes
+  CHECK(invalid_utf8_offset("ok \xc3\xa9 \xe2\x86\x92") == std::string_view::npos);
+  CHECK(invalid_utf8_offset("ab\xc0\xaf") == 2);            // overlong '/'
+  CHECK(invalid_utf8_offset("ab\xed\xa0\x80") == 2);        // UTF-16 surrogate
+  CHECK(invalid_utf8_offset("abc\xe2\x86") == 3);           // truncated sequence
+}
+
+TEST_CASE("tokenizer settings that cannot work fail naming the key") {
+  test::TempDir dir;
+  auto text = data_config(dir.file("a.txt", "some text\n"), "bytes");
+  text.tokenizer.kind = "sentencepiece";
+  CHECK_THROWS_WITH(load_corpus(text), Catch::Contains("data.format \"bytes\""));
+  auto missing = data_config(dir.file("b.txt", "some text\n"));
+  missing.tokenizer.kind = "sentencepiece";
+  missing.tokenizer.model = (dir.path / "nope.model").string();
+  CHECK_THROWS_WITH(load_corpus(missing), Catch::Contains("data.tokenizer.model") && Catch::Contains("nope.model"));
+  auto garbage = missing;
+  garbage.tokenizer.model = dir.file("garbage.model", "not a model");
+  CHECK_THROWS_WITH(load_corpus(garbage), Catch::Contains("garbage.model"));
+  CHECK_THROWS_WITH(load_corpus(data_config(dir.file("empty.jsonl", "\n\n"))), Catch::Contains("no JSONL documents"));
 }

@@ -1,4 +1,5 @@
 #include "harness/evaluator.h"
+#include "harness/data.h"
 #include "harness/passkey.h"
 #include "tests/helpers.h"
 
@@ -101,15 +102,18 @@ TEST_CASE("bf16 evaluation stays within 0.02 nats of fp32 (rotary and bias encod
 }
 
 TEST_CASE("passkey prompts are exactly T+1 bytes, end with the key, and hide it at the depth asked") {
+  const auto bytes = byte_tokenizer();
   for (double depth : {0.0, 0.5, 1.0}) {
-    auto p = passkey_prompt(256, depth, "40721");
+    auto prompt = passkey_prompt(*bytes, 256, depth, "40721");
+    const std::string p = bytes->decode(prompt.ids);
     CHECK(p.size() == 257);
+    CHECK(prompt.answer_tokens == 5);  // the digits, not the space before them
     CHECK(p.substr(p.size() - 5) == "40721");
     // Needle (59 bytes) and question (43) leave 155 bytes of filler; the needle starts after
     // depth * 155 of them.
     CHECK(int64_t(p.find("The pass key is 40721")) == std::llround(depth * 155));
   }
-  CHECK_THROWS_WITH(passkey_prompt(64, 0.5, "40721"), Catch::Contains("at least"));
+  CHECK_THROWS_WITH(passkey_prompt(*bytes, 64, 0.5, "40721"), Catch::Contains("at least"));
 }
 
 TEST_CASE("the passkey probe reports every length and depth with its trial count") {
@@ -124,4 +128,30 @@ TEST_CASE("the passkey probe reports every length and depth with its trial count
   CHECK(results[0].trials == 3);
   CHECK(results[0].retrieved <= 3);
   CHECK(results[0].digit_nll > 0);
+}
+
+TEST_CASE("passkey prompts under a subword tokenizer have T+1 tokens and end with the key's tokens") {
+  test::TempDir dir;
+  std::string text;
+  uint64_t x = 3;
+  auto word = [&] {
+    std::string w;
+    for (int k = 0; k < 5; ++k) w += char('a' + ((x = x * 6364136223846793005ull + 1442695040888963407ull) >> 33) % 8);
+    return w;
+  };
+  for (int i = 0; i < 3000; ++i)
+    text += "The pass key is " + std::to_string(i * 7919 % 100000) + ". " + word() + " " + word() + "\n";
+  DataConfig d;
+  d.path = dir.file("keys.txt", text);
+  d.cache_dir = (dir.path / "cache").string();
+  d.tokenizer.kind = "sentencepiece";
+  d.tokenizer.vocab_size = 320;
+  const auto tokenizer = load_corpus(d).tokenizer;
+  const auto prompt = passkey_prompt(*tokenizer, 300, 0.5, "40721");
+  REQUIRE(prompt.ids.size() == 301);
+  REQUIRE(prompt.answer_tokens >= 5);  // split_digits: at least one token per digit
+  const std::vector<int32_t> answer(prompt.ids.end() - prompt.answer_tokens, prompt.ids.end());
+  const std::string decoded = tokenizer->decode(answer);
+  CHECK(decoded.substr(decoded.size() - 5) == "40721");
+  CHECK(tokenizer->decode(prompt.ids).find("The pass key is 40721. Remember it.") != std::string::npos);
 }

@@ -34,7 +34,8 @@ static json small_config(const std::string& data) {
       {"name": "rope+pi-ft", "encoding": "rope", "scaling": "pi", "factor": 2, "finetune": {"steps": 3, "length": 2}},
       {"encoding": "t5"}
     ]})");
-  cfg["data"] = {{"path", data}, {"eval_tokens", 512}, {"held_out_fraction", 0.2}};
+  const auto cache = std::filesystem::path(data).parent_path() / "cache";
+  cfg["data"] = {{"path", data}, {"eval_tokens", 512}, {"held_out_fraction", 0.2}, {"cache_dir", cache.string()}};
   return cfg;
 }
 
