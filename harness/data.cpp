@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <random>
 
 #include "harness/hash.h"
 
@@ -130,8 +133,10 @@ Corpus load_bin(const DataConfig& c) {
 
 // ---- documents ---------------------------------------------------------------------------
 
-// `where` names the document in errors: a file, or file:line for JSONL.
-using DocumentVisitor = std::function<void(const std::string& where, std::string_view text, bool held_out)>;
+// `where` names the document in errors (a file, or file:line for JSONL); `first_line` is the line
+// number of the text's first line within that file.
+using DocumentVisitor =
+    std::function<void(const std::string& where, std::string_view text, bool held_out, int64_t first_line)>;
 
 std::vector<fs::path> list_files(const fs::path& dir) {
   std::vector<fs::path> files;
@@ -157,14 +162,21 @@ void for_each_document(const DataConfig& c, const std::string& format, const Doc
   if (format == "text" || format == "bytes") {
     auto m = map_file(c.path);
     const std::string_view text(m->data, m->size);
+    // Cut after the first newline past the target point, else after the last one before it, so
+    // that the held-out tail starts at a line (and never inside a UTF-8 character).
     size_t cut = size_t(double(text.size()) * (1.0 - fraction));
-    const auto nl = text.find('\n', cut);
-    if (nl != std::string_view::npos && nl + 1 < text.size()) cut = nl + 1;
-    visit(c.path, text.substr(0, cut), false);
-    visit(c.path, text.substr(cut), true);
+    if (const auto next = text.find('\n', cut); next != std::string_view::npos && next + 1 < text.size())
+      cut = next + 1;
+    else if (const auto prev = text.rfind('\n', cut); prev != std::string_view::npos && prev > 0)
+      cut = prev + 1;
+    else
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    const auto head = text.substr(0, cut);
+    visit(c.path, head, false, 1);
+    visit(c.path, text.substr(cut), true, 1 + std::count(head.begin(), head.end(), '\n'));
   } else if (format == "dir") {
     for (const auto& f : list_files(c.path))
-      visit(f.string(), read_file(f), is_held_out(fs::relative(f, c.path).string(), fraction));
+      visit(f.string(), read_file(f), is_held_out(fs::relative(f, c.path).string(), fraction), 1);
   } else if (format == "jsonl") {
     std::ifstream in(c.path, std::ios::binary);
     if (!in) throw DataError(fmt::format("cannot read data file \"{}\"", c.path));
@@ -183,7 +195,7 @@ void for_each_document(const DataConfig& c, const std::string& format, const Doc
         throw DataError(fmt::format("{}:{}: no string field \"{}\" (set data.field)", c.path, line_no, c.field));
       ++documents;
       visit(fmt::format("{}:{}", c.path, line_no), doc[c.field].get<std::string>() + "\n",
-            is_held_out(std::to_string(line_no), fraction));
+            is_held_out(std::to_string(line_no), fraction), 1);
     }
     if (documents == 0) throw DataError(fmt::format("data file \"{}\" holds no JSONL documents", c.path));
   } else {
@@ -191,14 +203,16 @@ void for_each_document(const DataConfig& c, const std::string& format, const Doc
   }
 }
 
-void check_utf8(const std::string& where, std::string_view text) {
+void check_utf8(const std::string& where, std::string_view text, int64_t first_line) {
   const size_t bad = invalid_utf8_offset(text);
   if (bad == std::string_view::npos) return;
-  const auto line = 1 + std::count(text.begin(), text.begin() + bad, '\n');
-  throw DataError(fmt::format("\"{}\" is not valid UTF-8 (byte {} of the document, line {}); the sentencepiece "
+  const auto line = first_line + std::count(text.begin(), text.begin() + bad, '\n');
+  const auto line_start = text.rfind('\n', bad);
+  const size_t column = bad - (line_start == std::string_view::npos ? 0 : line_start + 1);
+  throw DataError(fmt::format("\"{}\" is not valid UTF-8 (line {}, byte {} of the line); the sentencepiece "
                               "tokenizer needs text: fix or remove the file, or use data.tokenizer.kind \"bytes\", "
                               "which reads any bytes",
-                              where, bad, line));
+                              where, line, column + 1));
 }
 
 // ---- the token cache -----------------------------------------------------------------------
@@ -276,8 +290,15 @@ std::string stale_reason(const json& manifest, const json& source, const fs::pat
 class TokenWriter {
  public:
   TokenWriter(fs::path path, TokenFormat format)
-      : path_(std::move(path)), tmp_(with_suffix(path_, ".tmp")), format_(format), out_(tmp_, std::ios::binary) {
+      : path_(std::move(path)), tmp_(with_suffix(path_, fmt::format(".tmp{}", ::getpid()))), format_(format),
+        out_(tmp_, std::ios::binary) {
     if (!out_) throw DataError(fmt::format("cannot write token cache file \"{}\" (data.cache_dir)", tmp_.string()));
+  }
+  ~TokenWriter() {  // a build that failed part-way leaves nothing behind
+    if (!finished_) {
+      std::error_code ec;
+      fs::remove(tmp_, ec);
+    }
   }
   void append(const std::vector<int32_t>& ids) {
     buffer_.resize(ids.size() * format_.bytes);
@@ -296,6 +317,7 @@ class TokenWriter {
     out_.close();
     if (!out_) throw DataError(fmt::format("writing token cache file \"{}\" failed (disk full?)", tmp_.string()));
     fs::rename(tmp_, path_);
+    finished_ = true;
   }
   int64_t count() const { return count_; }
   std::string hash() const { return hex(hash_); }
@@ -307,6 +329,7 @@ class TokenWriter {
   std::vector<char> buffer_;
   uint64_t hash_ = kFnvOffset;
   int64_t count_ = 0;
+  bool finished_ = false;
 };
 
 // Trains SentencePiece on lines sampled (deterministically) from the training documents.
@@ -314,9 +337,9 @@ void train_tokenizer(const DataConfig& c, const std::string& format, const json&
   const double rate = std::min(1.0, kTokenizerSampleBytes / std::max(1.0, source["bytes"].get<double>()));
   std::vector<std::string> lines;
   uint64_t line_index = 0;
-  for_each_document(c, format, [&](const std::string& where, std::string_view text, bool held_out) {
+  for_each_document(c, format, [&](const std::string& where, std::string_view text, bool held_out, int64_t first_line) {
     if (held_out) return;
-    check_utf8(where, text);
+    check_utf8(where, text, first_line);
     size_t start = 0;
     while (start < text.size()) {
       size_t end = text.find('\n', start);
@@ -328,12 +351,19 @@ void train_tokenizer(const DataConfig& c, const std::string& format, const json&
     }
   });
   if (lines.empty()) throw DataError(fmt::format("data.path \"{}\" has no training text to train a tokenizer on", c.path));
+  // At most max_sentences lines, chosen by a fixed-seed partial Fisher-Yates shuffle, so the same
+  // corpus always trains the same tokenizer.
+  if (int64_t(lines.size()) > c.tokenizer.max_sentences) {
+    std::mt19937_64 rng(20261125);
+    for (int64_t i = 0; i < c.tokenizer.max_sentences; ++i)
+      std::swap(lines[i], lines[i + int64_t(rng() % uint64_t(int64_t(lines.size()) - i))]);
+    lines.resize(c.tokenizer.max_sentences);
+  }
   spdlog::info("training a SentencePiece {} tokenizer (vocab {}) on {} lines ...", c.tokenizer.type,
                c.tokenizer.vocab_size, lines.size());
   SentencePieceTraining options;
   options.type = c.tokenizer.type;
   options.vocab_size = c.tokenizer.vocab_size;
-  options.max_sentences = c.tokenizer.max_sentences;
   options.threads = at::get_num_threads();
   size_t next = 0;
   train_sentencepiece([&](std::string& line) {
@@ -345,7 +375,6 @@ void train_tokenizer(const DataConfig& c, const std::string& format, const json&
 
 json build_cache(const DataConfig& c, const std::string& format, const json& source, const fs::path& prefix) {
   const auto start = std::chrono::steady_clock::now();
-  fs::create_directories(prefix.parent_path());
   std::shared_ptr<const Tokenizer> tokenizer = byte_tokenizer();
   json tokenizer_json = tokenizer->describe();
   if (c.tokenizer.kind == "sentencepiece") {
@@ -354,10 +383,11 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
       model = with_suffix(prefix, ".model");
       train_tokenizer(c, format, source, model);
     }
+    const std::string model_hash = file_hash(model);  // the cache holds a lock, so this is the file loaded
     tokenizer = load_sentencepiece(model.string());
     tokenizer_json = tokenizer->describe();
     tokenizer_json["model"] = fs::absolute(model).lexically_normal().string();
-    tokenizer_json["model_hash"] = file_hash(model);
+    tokenizer_json["model_hash"] = model_hash;
     if (c.tokenizer.model.empty())
       tokenizer_json["trained_on"] = {{"type", c.tokenizer.type}, {"max_sentences", c.tokenizer.max_sentences},
                                       {"split", "training documents only"}};
@@ -366,6 +396,9 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
   TokenWriter train(with_suffix(prefix, ".train.tokens"), width), held(with_suffix(prefix, ".held_out.tokens"), width);
 
   // Documents are cut after a newline into ~1 MiB pieces and encoded in parallel, in batches.
+  // That is exact for bytes and for models trained here (no dummy prefix; a newline is always a
+  // token of its own); a loaded model may add a prefix at each piece, so it gets whole documents.
+  const size_t chunk_bytes = c.tokenizer.model.empty() ? kEncodeChunkBytes : std::numeric_limits<size_t>::max();
   struct Piece {
     std::string text;
     bool held_out;
@@ -383,8 +416,8 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
     batch_bytes = 0;
   };
   std::string previous;
-  for_each_document(c, format, [&](const std::string& where, std::string_view text, bool held_out) {
-    if (tokenizer->needs_utf8()) check_utf8(where, text);
+  for_each_document(c, format, [&](const std::string& where, std::string_view text, bool held_out, int64_t first_line) {
+    if (tokenizer->needs_utf8()) check_utf8(where, text, first_line);
     if (where != previous) {  // a single text file arrives as two parts of one document
       ++documents;
       held_out_documents += held_out;
@@ -393,7 +426,7 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
     if (held_out) held_out_bytes += int64_t(text.size());
     size_t begin = 0;
     while (begin < text.size()) {
-      size_t end = std::min(text.size(), begin + kEncodeChunkBytes);
+      size_t end = text.size() - begin > chunk_bytes ? begin + chunk_bytes : text.size();
       if (end < text.size()) {
         const auto nl = text.find('\n', end);
         end = nl == std::string_view::npos ? text.size() : nl + 1;
@@ -424,17 +457,32 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
         {"train_hash", train.hash()}, {"held_out_hash", held.hash()}}},
       {"build_seconds", seconds}};
   if (format == "jsonl") manifest["source"]["field"] = c.field;
-  const fs::path path = with_suffix(prefix, ".json");
+  const fs::path path = with_suffix(prefix, ".json"), tmp = with_suffix(path, fmt::format(".tmp{}", ::getpid()));
   {
-    std::ofstream out(with_suffix(path, ".tmp"));
+    std::ofstream out(tmp);
     out << manifest.dump(2) << "\n";
     if (!out) throw DataError(fmt::format("cannot write token cache manifest \"{}\"", path.string()));
   }
-  fs::rename(with_suffix(path, ".tmp"), path);  // written last: a manifest means a complete cache
+  fs::rename(tmp, path);  // written last: a manifest means a complete cache
   spdlog::info("token cache {}: {} train + {} held-out tokens in {:.1f}s", path.string(), train.count(), held.count(),
                seconds);
   return manifest;
 }
+
+// An exclusive flock on the cache entry, released when the object goes away.
+class CacheLock {
+ public:
+  explicit CacheLock(const fs::path& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT, 0644)) {
+    if (fd_ < 0 || ::flock(fd_, LOCK_EX) != 0)
+      throw DataError(fmt::format("cannot lock token cache \"{}\" (data.cache_dir)", path.string()));
+  }
+  ~CacheLock() { ::close(fd_); }
+  CacheLock(const CacheLock&) = delete;
+  CacheLock& operator=(const CacheLock&) = delete;
+
+ private:
+  int fd_;
+};
 
 json read_manifest(const fs::path& path) {
   if (!fs::exists(path)) return nullptr;
@@ -456,6 +504,9 @@ Corpus load_corpus(const DataConfig& c) {
 
   const json source = source_state(c, format);
   const fs::path prefix = cache_prefix(c, format);
+  // One process checks and builds an entry at a time; a second one waits, then finds it built.
+  fs::create_directories(prefix.parent_path());
+  const CacheLock lock(with_suffix(prefix, ".lock"));
   json manifest = read_manifest(with_suffix(prefix, ".json"));
   if (const std::string why = stale_reason(manifest, source, prefix); !why.empty()) {
     spdlog::info("tokenizing {} into {} ({})", c.path, c.cache_dir, why);
@@ -484,7 +535,8 @@ Corpus load_corpus(const DataConfig& c) {
                     {"train_tokens", corpus.train.numel()},
                     {"held_out_tokens", corpus.held_out.numel()},
                     {"held_out_bytes", split["held_out_bytes"]},
-                    {"token_cache", with_suffix(prefix, ".json").string()}};
+                    {"token_cache", with_suffix(prefix, ".json").string()},
+                    {"source_fingerprint", manifest["source"]["fingerprint"]}};
   if (corpus.held_out.numel() > 0)
     corpus.summary["held_out_bytes_per_token"] = split["held_out_bytes"].get<double>() / double(corpus.held_out.numel());
   return corpus;

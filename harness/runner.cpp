@@ -55,11 +55,15 @@ void copy_weights(GPT& from, GPT& to) {
 }
 
 // Everything that determines a trained model's weights.
-json training_identity(const Config& c, const RunSpec& run, int64_t max_length) {
+json training_identity(const Config& c, const RunSpec& run, int64_t max_length, const Corpus& corpus) {
   const auto& r = c.resolved;
   json data = r["data"];
   data.erase("eval_tokens");
   data.erase("cache_dir");
+  // The data itself, not just its settings: a retrained tokenizer or changed source files give
+  // different token ids, so a checkpoint trained on the old ones must not be reused.
+  data["tokenizer_model_hash"] = corpus.summary["tokenizer"].value("model_hash", "");
+  data["source_fingerprint"] = corpus.summary.value("source_fingerprint", "");
   // Bump kModelVersion whenever model or encoding arithmetic changes, so old checkpoints are not
   // silently reused for a different model.
   constexpr int kModelVersion = 2;
@@ -182,7 +186,7 @@ json run_experiment(const Config& c, const RunOptions& options) {
   if (fs::exists(report_path)) {
     try {
       json previous = read_report(report_path);
-      if (previous["status"] == "incomplete" && previous["config"] == c.resolved)
+      if (previous["status"] == "incomplete" && previous["config"] == c.resolved && previous["data"] == corpus.summary)
         for (const auto& run : previous["runs"]) finished[run["name"]] = run;
     } catch (const std::exception&) {
     }
@@ -196,7 +200,7 @@ json run_experiment(const Config& c, const RunOptions& options) {
       report["runs"].push_back(hit->second);
       continue;
     }
-    const json identity = training_identity(c, run, max_length);
+    const json identity = training_identity(c, run, max_length, corpus);
     const std::string key = run.encoding + "-" + short_hash(identity);
     if (!models.count(key)) {
       GPT model = build_model(c, run, corpus.vocab, max_length);

@@ -1,6 +1,7 @@
 #include "harness/tokenizer.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -113,11 +114,11 @@ void train_sentencepiece(const std::function<bool(std::string&)>& next_line, con
   // Whitespace and newlines are content for a language model (code indentation above all):
   // nothing is normalized away, and characters outside the vocabulary fall back to bytes.
   const std::string args = fmt::format(
-      "--model_type={} --vocab_size={} --input_sentence_size={} --shuffle_input_sentence=true "
+      "--model_type={} --vocab_size={} --input_sentence_size=0 --shuffle_input_sentence=false "
       "--normalization_rule_name=identity --remove_extra_whitespaces=false --allow_whitespace_only_pieces=true "
       "--split_digits=true --byte_fallback=true --add_dummy_prefix=false --character_coverage=0.9995 --max_sentence_length=16384 "
       "--num_threads={} --minloglevel=2",
-      o.type, o.vocab_size, o.max_sentences, std::max(1, o.threads));
+      o.type, o.vocab_size, std::max(1, o.threads));
   auto pull = [](void* context, std::string* line) {
     return (*static_cast<const std::function<bool(std::string&)>*>(context))(*line);
   };
@@ -125,13 +126,14 @@ void train_sentencepiece(const std::function<bool(std::string&)>& next_line, con
   if (!sentencepiece_module().train(&args, pull, const_cast<std::function<bool(std::string&)>*>(&next_line), &proto, &error))
     throw std::runtime_error(fmt::format("SentencePiece training failed (data.tokenizer: type {}, vocab_size {}): {}",
                                          o.type, o.vocab_size, error));
-  const std::string tmp = model_path + ".tmp";
+  const std::string tmp = fmt::format("{}.tmp{}", model_path, ::getpid());
   {
     std::ofstream out(tmp, std::ios::binary);
     out << proto;
     if (!out) throw std::runtime_error(fmt::format("cannot write \"{}\"", tmp));
   }
-  std::rename(tmp.c_str(), model_path.c_str());
+  if (std::rename(tmp.c_str(), model_path.c_str()) != 0)
+    throw std::runtime_error(fmt::format("cannot write \"{}\"", model_path));
 }
 
 size_t invalid_utf8_offset(std::string_view text) {

@@ -38,12 +38,12 @@ std::shared_ptr<const Tokenizer> load_sentencepiece(const std::string& model_pat
 struct SentencePieceTraining {
   std::string type = "unigram";  // unigram | bpe
   int64_t vocab_size = 4096;
-  int64_t max_sentences = 300000;  // SentencePiece samples this many lines
   int threads = 1;
 };
 
-// Trains a SentencePiece model on the lines `next_line` yields (it returns false when done) and
-// writes it to `model_path`. Lossless settings: identity normalization, whitespace kept,
+// Trains a SentencePiece model on all the lines `next_line` yields (it returns false when done;
+// sample beforehand: SentencePiece's own sampling is seeded from the clock) and writes it to
+// `model_path`. Lossless settings: identity normalization, whitespace kept,
 // digits split, byte fallback, so decode(encode(x)) == x for any valid UTF-8.
 void train_sentencepiece(const std::function<bool(std::string&)>& next_line, const SentencePieceTraining& options,
                          const std::string& model_path);

@@ -40,6 +40,13 @@ TEST_CASE("a single text file holds out its tail, cut at a line boundary") {
   CHECK(c.train.numel() + c.held_out.numel() == int64_t(text.size()));
   CHECK(char(c.held_out[0].item<uint8_t>()) == 'l');
   CHECK(char(c.train[c.train.numel() - 1].item<uint8_t>()) == '\n');
+  // No newline after the cut point: the cut moves back to the last line start, not into the
+  // middle of a line (or of a UTF-8 character).
+  std::string tail = "first line\n";
+  for (int i = 0; i < 50; ++i) tail += "\xc3\xa9";  // é
+  auto t = load_corpus(data_config(dir.file("b.txt", tail)));
+  CHECK(t.train.numel() == 11);
+  CHECK(t.held_out[0].item<uint8_t>() == 0xc3);
 }
 
 TEST_CASE("JSONL documents come from the text field and bad lines are reported with their number") {
@@ -188,8 +195,18 @@ TEST_CASE("the token cache is rebuilt when a source file changes and reused othe
   CHECK(same.train.numel() + same.held_out.numel() == before);
   dir.file("docs/doc3.txt", "a much shorter document\n");
   auto changed = load_corpus(cfg);
-  CHECK(changed.summary["token_cache"] == first.summary["token_cache"]);  // same entry, rebuilt
+  CHECK(changed.summary["source_fingerprint"] != first.summary["source_fingerprint"]);
   CHECK(changed.train.numel() + changed.held_out.numel() < before);
+  // Same size, new content: caught by the modification time.
+  const auto doc4 = dir.path / "docs" / "doc4.txt";
+  const auto size = std::filesystem::file_size(doc4);
+  const auto mtime = std::filesystem::last_write_time(doc4);
+  dir.file("docs/doc4.txt", std::string(size, 'x'));
+  std::filesystem::last_write_time(doc4, mtime + std::chrono::seconds(2));
+  auto rewritten = load_corpus(cfg);
+  CHECK(rewritten.train.numel() + rewritten.held_out.numel() == changed.train.numel() + changed.held_out.numel());
+  const auto xs = (rewritten.train == 'x').sum().item<int64_t>() + (rewritten.held_out == 'x').sum().item<int64_t>();
+  CHECK(xs >= int64_t(size));
   // A truncated token file (a killed build, a full disk) is detected and rebuilt too.
   const auto train_file = manifest.parent_path() / nlohmann::json::parse(read_all(manifest))["tokens"]["train_file"].get<std::string>();
   std::filesystem::resize_file(train_file, 10);
