@@ -7,20 +7,30 @@ namespace lb {
 
 namespace F = torch::nn::functional;
 
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                           const torch::Tensor& scale) {
-  // out = x * [cos, cos] + swap_halves(x) * [-sin, sin]: two full-size multiplies and one add;
-  // the [T, head_dim] tables are tiny, so building them here costs nothing.
+RotaryTables rotary_tables(const torch::Tensor& cos, const torch::Tensor& sin, const torch::Tensor& scale,
+                           double multiplier) {
   auto c = torch::cat({cos, cos}, -1), s = torch::cat({-sin, sin}, -1);
   if (scale.defined()) {
     auto full_scale = torch::cat({scale, scale}, -1);
     c = c * full_scale;
     s = s * full_scale;
   }
-  const int64_t half = x.size(-1) / 2;
+  if (multiplier != 1.0) {
+    c = c * multiplier;
+    s = s * multiplier;
+  }
+  return {c, s};
+}
+
+torch::Tensor rotate(const torch::Tensor& x, const RotaryTables& t) {
   auto xf = x.to(torch::kFloat32);
-  auto swapped = torch::roll(xf, half, -1);  // [x2, x1]
-  return (xf * c).add_(swapped * s).to(x.scalar_type());
+  auto swapped = torch::roll(xf, x.size(-1) / 2, -1);  // [x2, x1]
+  return (xf * t.c).add_(swapped * t.s).to(x.scalar_type());
+}
+
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                           const torch::Tensor& scale) {
+  return rotate(x, rotary_tables(cos, sin, scale));
 }
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg)
@@ -32,22 +42,23 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg)
   torch::nn::init::normal_(proj_->weight, 0.0, 0.02 / std::sqrt(2.0 * cfg.layers));
 }
 
-torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const PositionInputs& pos,
-                                               const torch::Tensor& mask) {
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   // unbind, not indexing: its backward stacks the three gradients instead of scattering each
   // into a zero-filled copy of the whole qkv tensor.
   auto qkv = qkv_->forward(x).view({B, T, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
   auto q = qkv[0], k = qkv[1], v = qkv[2];  // [B, H, T, hd]
-  if (pos.cos.defined()) {
-    q = apply_rotary(q, pos.cos, pos.sin, pos.q_scale);
-    k = apply_rotary(k, pos.cos, pos.sin, pos.k_scale);
+  // q carries the attention's scale (T x hd rather than the T x T scores), inside its rotary
+  // tables when there are any.
+  if (in.q.c.defined()) {
+    q = rotate(q, in.q);
+    k = rotate(k, in.k);
+  } else {
+    q = q * in.q_scale;
   }
-  // Scale q (T x hd) rather than the scores (T x T).
-  q = q * (pos.logit_scale / std::sqrt(double(head_dim_)));
   // The mask comes in the compute dtype, so the T x T scores are never promoted to fp32; softmax
   // accumulates in fp32 internally either way.
-  auto scores = torch::matmul(q, k.transpose(-2, -1)).add_(mask);
+  auto scores = torch::matmul(q, k.transpose(-2, -1)).add_(in.mask);
   auto y = torch::matmul(torch::softmax(scores, -1), v);
   return proj_->forward(y.transpose(1, 2).reshape({B, T, C}));
 }
@@ -64,8 +75,8 @@ BlockImpl::BlockImpl(const ModelConfig& cfg) {
   torch::nn::init::normal_(fc_proj_->weight, 0.0, 0.02 / std::sqrt(2.0 * cfg.layers));
 }
 
-torch::Tensor BlockImpl::forward(torch::Tensor x, const PositionInputs& pos, const torch::Tensor& mask) {
-  x = x + attn_->forward(ln1_->forward(x), pos, mask);
+torch::Tensor BlockImpl::forward(torch::Tensor x, const AttentionInputs& in) {
+  x = x + attn_->forward(ln1_->forward(x), in);
   return x + fc_proj_->forward(F::gelu(fc_->forward(ln2_->forward(x))));
 }
 
@@ -100,10 +111,16 @@ torch::Tensor GPTImpl::attention_mask(const PositionInputs& pos, torch::Device d
 torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
   const int64_t T = tokens.size(1);
   auto x = encoding_->embed(wte_->forward(tokens));
-  // Position tables and the mask are built once here and shared by every layer.
+  // Position tables, rotary tables and the mask are built once here and shared by every layer.
   auto pos = encoding_->positions(T, tokens.device());
-  auto mask = attention_mask(pos, tokens.device());
-  for (const auto& block : *blocks_) x = block->as<Block>()->forward(x, pos, mask);
+  AttentionInputs in;
+  in.q_scale = pos.logit_scale / std::sqrt(double(cfg_.d_model / cfg_.heads));
+  if (pos.cos.defined()) {
+    in.q = rotary_tables(pos.cos, pos.sin, pos.q_scale, in.q_scale);
+    in.k = rotary_tables(pos.cos, pos.sin, pos.k_scale);
+  }
+  in.mask = attention_mask(pos, tokens.device());
+  for (const auto& block : *blocks_) x = block->as<Block>()->forward(x, in);
   x = ln_f_->forward(x);
   if (is_training()) return F::linear(x, wte_->weight).to(torch::kFloat32);
   // Evaluation: logits in fp32 (bf16 would round them by up to 0.06 before the log-softmax).

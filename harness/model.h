@@ -16,16 +16,32 @@ struct ModelConfig {
   int64_t mlp_ratio = 4;
 };
 
-// Applies rotary tables to x [B, H, T, head_dim] in fp32 (half-split pairing: dimension i is
-// rotated with i + head_dim/2, as in GPT-NeoX and Llama); returns x's dtype.
+// Rotary position embedding with half-split pairing (dimension i is rotated with i + head_dim/2,
+// as in GPT-NeoX and Llama): out = x * c + swap_halves(x) * s, computed in fp32, returned in x's
+// dtype. The full-width tables c = [cos, cos]·m and s = [-sin, sin]·m ([T, head_dim] fp32) are
+// built once per forward pass; m folds in xPos's per-position scale and a constant (the
+// attention's 1/sqrt(head_dim) for q), so neither costs a separate pass over q or k.
+struct RotaryTables {
+  torch::Tensor c, s;
+};
+RotaryTables rotary_tables(const torch::Tensor& cos, const torch::Tensor& sin, const torch::Tensor& scale = {},
+                           double multiplier = 1.0);
+torch::Tensor rotate(const torch::Tensor& x, const RotaryTables& tables);
+// The same in one call, for tests and inspection: x [B, H, T, head_dim].
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                            const torch::Tensor& scale = {});
+
+// What every layer's attention needs, built once per forward pass.
+struct AttentionInputs {
+  RotaryTables q, k;     // undefined tables: no rotation
+  double q_scale = 1.0;  // applied to q when there is no rotation (else it is inside q's tables)
+  torch::Tensor mask;    // [T, T] or [H, T, T] additive: 0 / -inf causal plus any encoding bias
+};
 
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(const ModelConfig& cfg);
-  // mask: [T, T] or [H, T, T] additive (0 / -inf causal, plus any encoding bias).
-  torch::Tensor forward(const torch::Tensor& x, const PositionInputs& pos, const torch::Tensor& mask);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in);
 
  private:
   int64_t heads_, head_dim_;
@@ -36,7 +52,7 @@ TORCH_MODULE(CausalSelfAttention);
 class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const ModelConfig& cfg);
-  torch::Tensor forward(torch::Tensor x, const PositionInputs& pos, const torch::Tensor& mask);
+  torch::Tensor forward(torch::Tensor x, const AttentionInputs& in);
 
  private:
   torch::nn::LayerNorm ln1_{nullptr}, ln2_{nullptr};
