@@ -28,7 +28,7 @@ constexpr const char* kUsage = R"(usage:
   lengthbench tokenize CONFIG [--set key.path=value]...   (build the token cache, train the
                               SentencePiece model if asked, and print the cache manifest)
   lengthbench table REPORT... [--format markdown|csv|latex] [--protocol nonoverlapping|sliding]
-                              [--metric ppl|nll|last_l_ppl]
+                              [--metric ppl|nll|last_l_ppl] [--baseline RUN]
   lengthbench inspect ENCODING [--scaling S] [--factor F|auto] [--head-dim D] [--heads H]
                                [--train-length L] [--eval-length T] [--base B]
   lengthbench plot REPORT [--out DIR]     (PNG plots; default: next to the report)
@@ -121,12 +121,13 @@ int cmd_tokenize(int argc, char** argv) {
 }
 
 int cmd_table(int argc, char** argv) {
-  Args args(argc, argv, 2, {"format", "protocol", "metric"});
+  Args args(argc, argv, 2, {"format", "protocol", "metric", "baseline"});
   if (args.positional.empty()) throw UsageError("table needs at least one REPORT (report.json)");
   TableOptions t;
   t.format = args.get("format").value_or(t.format);
   t.protocol = args.get("protocol").value_or(t.protocol);
   t.metric = args.get("metric").value_or(t.metric);
+  t.baseline = args.get("baseline").value_or(t.baseline);
   std::vector<json> reports;
   for (const auto& path : args.positional) reports.push_back(read_report(path));
   std::cout << render_table(reports, t);

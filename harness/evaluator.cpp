@@ -37,11 +37,14 @@ std::vector<Bucket> bin_positions(const torch::Tensor& sum, const torch::Tensor&
 json EvalResult::to_json() const {
   json c = json::array();
   for (const auto& x : curve) c.push_back({x.start, x.nll});
+  std::vector<double> rounded;  // 1e-6 nats is far below any difference worth reporting
+  for (double v : window_nll) rounded.push_back(std::round(v * 1e6) / 1e6);
   return {{"eval_length", eval_length}, {"protocol", protocol},   {"ppl", ppl},
           {"nll", nll},                 {"nll_stderr", nll_stderr}, {"tokens", tokens},
           {"windows", windows},         {"last_l_nll", last_l_nll}, {"last_l_ppl", std::exp(last_l_nll)},
           {"last_l_tokens", last_l_tokens}, {"buckets", buckets_json(buckets)},
-          {"curve", c}};
+          {"curve", c},
+          {"per_window", {{"nll_sum", rounded}, {"tokens", window_tokens}}}};
 }
 
 WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, int64_t stride) {
@@ -120,7 +123,11 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const 
   r.tokens = position_count.sum().item<int64_t>();
   r.nll = position_sum.sum().item<double>() / double(r.tokens);
   r.ppl = std::exp(r.nll);
-  r.nll_stderr = clustered_stderr(torch::cat(window_sums), torch::cat(window_counts));
+  const auto sums = torch::cat(window_sums), counts = torch::cat(window_counts);
+  r.nll_stderr = clustered_stderr(sums, counts);
+  r.window_nll.assign(sums.data_ptr<double>(), sums.data_ptr<double>() + W);
+  const auto counts64 = counts.to(torch::kInt64);
+  r.window_tokens.assign(counts64.data_ptr<int64_t>(), counts64.data_ptr<int64_t>() + W);
   const int64_t L = std::min(opt.train_length > 0 ? opt.train_length : T, T);
   const double last_count = position_count.narrow(0, T - L, L).sum().item<double>();
   r.last_l_tokens = int64_t(last_count);

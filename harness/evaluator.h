@@ -36,6 +36,10 @@ struct EvalResult {
   int64_t last_l_tokens = 0;
   std::vector<Bucket> buckets;
   std::vector<Bucket> curve;  // finer bins (about 64 per window) for per-position loss plots
+  // Per-window sums of scored nll and scored-token counts: what paired comparisons between runs
+  // on the same windows need (lengthbench table --baseline).
+  std::vector<double> window_nll;
+  std::vector<int64_t> window_tokens;
   nlohmann::json to_json() const;
 };
 

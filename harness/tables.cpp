@@ -18,6 +18,20 @@ void validate_table_options(const TableOptions& o) {
     throw std::invalid_argument(fmt::format("--protocol \"{}\": allowed: nonoverlapping, sliding", o.protocol));
   if (o.metric != "ppl" && o.metric != "nll" && o.metric != "last_l_ppl")
     throw std::invalid_argument(fmt::format("--metric \"{}\": allowed: ppl, nll, last_l_ppl", o.metric));
+  if (!o.baseline.empty() && o.metric == "last_l_ppl")
+    throw std::invalid_argument("--baseline compares nll per token; it does not combine with --metric last_l_ppl");
+}
+
+std::pair<double, double> paired_difference(const std::vector<double>& a, const std::vector<double>& b,
+                                            const std::vector<int64_t>& tokens) {
+  const size_t W = tokens.size();
+  double n = 0, total = 0;
+  for (size_t w = 0; w < W; ++w) n += double(tokens[w]), total += a[w] - b[w];
+  const double mean = total / n;
+  if (W < 2) return {mean, 0.0};
+  double ss = 0;
+  for (size_t w = 0; w < W; ++w) ss += std::pow(a[w] - b[w] - double(tokens[w]) * mean, 2);
+  return {mean, std::sqrt(double(W) / double(W - 1) * ss) / n};
 }
 
 namespace {
@@ -32,6 +46,21 @@ Cell cell_of(const json& result, const std::string& metric) {
   if (metric == "nll") return {nll, se, true};
   if (metric == "ppl") return {std::exp(nll), std::exp(nll) * se, true};  // delta method
   return {result.at("last_l_ppl").get<double>(), -1, true};
+}
+
+// nll(result) - nll(base) with the paired standard error; both must have scored the same windows.
+Cell paired_cell(const json& result, const json& base, const std::string& run, const std::string& baseline) {
+  if (!result.contains("per_window") || !base.contains("per_window"))
+    throw std::invalid_argument(fmt::format(
+        "--baseline needs per-window sums, which reports written before this version lack (run \"{}\" or \"{}\"); "
+        "re-run the config", run, baseline));
+  const auto tokens = result["per_window"]["tokens"].get<std::vector<int64_t>>();
+  if (tokens != base["per_window"]["tokens"].get<std::vector<int64_t>>() || result["tokens"] != base["tokens"])
+    throw std::invalid_argument(fmt::format("runs \"{}\" and \"{}\" did not score the same windows at T={}; "
+                                            "compare runs of one report", run, baseline, result["eval_length"].dump()));
+  const auto [diff, se] = paired_difference(result["per_window"]["nll_sum"].get<std::vector<double>>(),
+                                            base["per_window"]["nll_sum"].get<std::vector<double>>(), tokens);
+  return {diff, se, true};
 }
 
 std::string latex_escape(const std::string& s) {
@@ -54,6 +83,21 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     std::map<int64_t, Cell> cells;
   };
   std::vector<Row> rows;
+  // With a baseline, its result at each eval length (under the protocol).
+  std::map<int64_t, json> base;
+  if (!o.baseline.empty()) {
+    int found = 0;
+    for (const auto& report : reports)
+      for (const auto& run : report.at("runs"))
+        if (run.at("name") == o.baseline) {
+          ++found;
+          for (const auto& r : run.at("results"))
+            if (r.at("protocol") == o.protocol) base[r.at("eval_length").get<int64_t>()] = r;
+        }
+    if (found != 1)
+      throw std::invalid_argument(fmt::format("--baseline \"{}\" names {} runs in the report(s); it must name one",
+                                              o.baseline, found));
+  }
   for (const auto& report : reports)
     for (const auto& run : report.at("runs")) {
       Row row{run.at("name").get<std::string>(), {}};
@@ -62,7 +106,8 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
         if (r.at("protocol") != o.protocol) continue;
         const int64_t T = r.at("eval_length");
         columns[T] = double(T) / L;
-        row.cells[T] = cell_of(r, o.metric);
+        if (o.baseline.empty()) row.cells[T] = cell_of(r, o.metric);
+        else if (auto b = base.find(T); b != base.end()) row.cells[T] = paired_cell(r, b->second, row.name, o.baseline);
       }
       rows.push_back(row);
     }
@@ -75,7 +120,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     for (const auto& row : rows)
       if (auto c = row.cells.find(T); c != row.cells.end()) best[T] = std::min(best[T], c->second.value);
   }
-  const int precision = o.metric == "nll" ? 3 : 2;
+  const int precision = o.metric == "nll" || !o.baseline.empty() ? 3 : 2;
   auto number = [&](double v) { return fmt::format("{:.{}f}", v, precision); };
 
   std::string out;

@@ -71,3 +71,37 @@ TEST_CASE("table options are validated and the protocol filters results") {
   t.format = "html";
   CHECK_THROWS_WITH(render_table({sample_report()}, t), Catch::Contains("allowed: markdown, csv, latex"));
 }
+
+TEST_CASE("paired differences: mean per token and clustered standard error over the same windows") {
+  // d = a - b = [1, 0, 2] over windows of 2 tokens: mean 3/6 = 0.5; residuals d_w - 2*0.5 =
+  // [0, -1, 1], sum of squares 2; SE = sqrt(3/2 * 2) / 6 = sqrt(3)/6.
+  const auto [diff, se] = paired_difference({3, 5, 4}, {2, 5, 2}, {2, 2, 2});
+  CHECK(diff == Approx(0.5));
+  CHECK(se == Approx(std::sqrt(3.0) / 6));
+  // A constant per-window shift has no spread: the paired error is 0 however noisy the windows.
+  CHECK(paired_difference({10, 1, 7}, {9, 0, 6}, {1, 1, 1}).second == Approx(0.0).margin(1e-12));
+}
+
+TEST_CASE("tables against a baseline show paired nll differences and refuse what cannot be paired") {
+  auto result = [](int T, std::vector<double> sums) {
+    double total = 0;
+    for (double s : sums) total += s;
+    return json{{"eval_length", T}, {"protocol", "nonoverlapping"}, {"nll", total / 8}, {"nll_stderr", 0.5},
+                {"tokens", 8}, {"per_window", {{"nll_sum", sums}, {"tokens", {4, 4}}}}};
+  };
+  json runs = json::array();
+  runs.push_back({{"name", "rope"}, {"train_length", 4}, {"results", {result(4, {8, 12})}}});
+  runs.push_back({{"name", "yarn"}, {"train_length", 4}, {"results", {result(4, {6, 11})}}});
+  const json report = {{"schema", kReportSchema}, {"name", "paired"}, {"runs", runs}};
+  TableOptions t;
+  t.baseline = "rope";
+  // yarn - rope: d = [-2, -1] over 8 tokens, mean -0.375; residuals [-2+1.5, -1+1.5] = [-0.5, 0.5];
+  // SE = sqrt(2/1 * 0.5) / 8 = 0.125.
+  const auto table = render_table({report}, t);
+  CHECK(table.find("| rope | 0.000 ± 0.000 |") != std::string::npos);
+  CHECK(table.find("| yarn | **-0.375 ± 0.125** |") != std::string::npos);
+  t.baseline = "nope";
+  CHECK_THROWS_WITH(render_table({report}, t), Catch::Contains("--baseline \"nope\" names 0 runs"));
+  t.baseline = "rope";
+  CHECK_THROWS_WITH(render_table({sample_report()}, t), Catch::Contains("per-window"));
+}
