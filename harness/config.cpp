@@ -6,6 +6,7 @@
 #include <set>
 
 #include "encodings/rope_scaling.h"
+#include "harness/claims.h"
 
 namespace lb {
 
@@ -14,6 +15,7 @@ using nlohmann::json;
 const json& config_defaults() {
   static const json defaults = json::parse(R"({
     "name": "lengthbench",
+    "description": "",
     "seed": 1234,
     "threads": 0,
     "precision": "bf16",
@@ -30,7 +32,8 @@ const json& config_defaults() {
     "eval": {"lengths": [1, 2, 3, 4], "protocols": ["nonoverlapping"], "sliding_stride": 0,
              "bucket_width": 1, "batch_tokens": 16384,
              "passkey": {"trials": 0, "depths": [0.1, 0.5, 0.9], "digits": 5}},
-    "runs": []
+    "runs": [],
+    "claims": []
   })");
   return defaults;
 }
@@ -321,6 +324,13 @@ Config parse_config(const json& user) {
     c.resolved["runs"][i] = c.runs.back().entry;
   }
   c.resolved["eval"]["sliding_stride"] = c.eval.sliding_stride;
+  std::vector<std::string> run_names;
+  for (const auto& run : c.runs) run_names.push_back(run.name);
+  try {
+    validate_claims(resolved["claims"], run_names, c.eval.lengths);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
+  }
   return c;
 }
 

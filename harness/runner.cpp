@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "harness/claims.h"
 #include "harness/data.h"
 #include "harness/evaluator.h"
 #include "harness/hash.h"
@@ -240,6 +241,12 @@ json run_experiment(const Config& c, const RunOptions& options) {
     write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
   }
   report["status"] = "complete";
+  if (!c.resolved["claims"].empty()) {
+    report["claims"] = evaluate_claims(report);
+    for (const auto& v : report["claims"])
+      spdlog::info("claim {}: {} (d = {:+.3f} ± {:.3f} nats)", v["verdict"].get<std::string>(),
+                   v["claim"].get<std::string>(), v["difference"].get<double>(), v["stderr"].get<double>());
+  }
   report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   report["plots"] = json::array();
   for (const auto& png : write_plots(report, out.string()))
@@ -260,6 +267,7 @@ std::string report_markdown(const json& report) {
   const auto& cfg = report.at("config");
   const auto& env = report.at("environment");
   std::string md = fmt::format("# {}\n\n", report.at("name").get<std::string>());
+  if (const std::string description = cfg.value("description", ""); !description.empty()) md += description + "\n\n";
   if (report.value("status", "") != "complete") md += "**Incomplete run: not every run finished.**\n\n";
   md += fmt::format(
       "Model: {} layers, d_model {}, {} heads; trained at L = {} for {} steps (batch {}), {}. "
@@ -275,6 +283,21 @@ std::string report_markdown(const json& report) {
                       protocol.get<std::string>(),
                       protocol == "sliding" ? fmt::format(" (stride {})", report["evaluation"]["sliding_stride"].get<int>()) : "");
     md += render_table({report}, t) + "\n";
+  }
+  if (report.contains("claims")) {
+    md += "## Claims\n\nd = nll(left) − nll(right) per token ± its standard error (paired when both sides scored the "
+          "same windows); held when all of d ± 2se satisfies the claim, not held when none of it does.\n\n"
+          "| claim | check | d ± se | verdict |\n|---|---|---:|---|\n";
+    for (const auto& v : report["claims"]) {
+      auto side = [](const json& s) { return fmt::format("{} @{}L", s["run"].get<std::string>(), s["length"].dump()); };
+      std::string check = side(v["left"]) + " " + (v["op"] == "~" ? "≈" : v["op"].get<std::string>()) + " " + side(v["right"]);
+      if (v["op"] == "~") check += fmt::format(" (±{} nats)", v["tolerance"].dump());
+      else check += fmt::format(" (by > {} nats)", v.value("margin", json(0.01)).dump());
+      if (v["protocol"] != "nonoverlapping") check += ", " + v["protocol"].get<std::string>();
+      md += fmt::format("| {} | {} | {:+.3f} ± {:.3f} | **{}** |\n", v["claim"].get<std::string>(), check,
+                        v["difference"].get<double>(), v["stderr"].get<double>(), v["verdict"].get<std::string>());
+    }
+    md += "\n";
   }
   md += "## Runs\n\n| run | encoding | scaling | factor | params | train loss | train tok/s | train time | peak RSS |\n"
         "|---|---|---|---|---:|---:|---:|---:|---:|\n";

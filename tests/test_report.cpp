@@ -1,6 +1,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "harness/claims.h"
+#include "harness/config.h"
 #include "harness/report.h"
 #include "harness/runner.h"
 #include "harness/tables.h"
@@ -104,4 +106,85 @@ TEST_CASE("tables against a baseline show paired nll differences and refuse what
   CHECK_THROWS_WITH(render_table({report}, t), Catch::Contains("--baseline \"nope\" names 0 runs"));
   t.baseline = "rope";
   CHECK_THROWS_WITH(render_table({sample_report()}, t), Catch::Contains("per-window"));
+}
+
+TEST_CASE("claims: predicates over a report get held / not held / inconclusive verdicts") {
+  // Two runs on the same two windows of 4 tokens at L=4 (T=4) and one length 2L (T=8).
+  auto result = [](int T, std::vector<double> sums, double se) {
+    double total = 0;
+    for (double s : sums) total += s;
+    return json{{"eval_length", T}, {"protocol", "nonoverlapping"}, {"nll", total / 8}, {"nll_stderr", se},
+                {"tokens", 8}, {"per_window", {{"nll_sum", sums}, {"tokens", std::vector<int>(sums.size(), 8 / int(sums.size()))}}}};
+  };
+  json runs = json::array();
+  runs.push_back({{"name", "rope"}, {"train_length", 4}, {"results", {result(4, {8, 12}, 0.5), result(8, {24}, 0.1)}}});
+  runs.push_back({{"name", "alibi"}, {"train_length", 4}, {"results", {result(4, {6, 11}, 0.5), result(8, {8.4}, 0.1)}}});
+  json claims = json::array();
+  // alibi - rope at L: paired d = -0.375 ± 0.125 (see the --baseline test): held.
+  claims.push_back({{"claim", "alibi beats rope at L"}, {"left", {{"run", "alibi"}, {"length", 1}}}, {"op", "<"},
+                    {"right", {{"run", "rope"}, {"length", 1}}}});
+  claims.push_back({{"claim", "rope beats alibi at L"}, {"left", {{"run", "rope"}, {"length", 1}}}, {"op", "<"},
+                    {"right", {{"run", "alibi"}, {"length", 1}}}});
+  // alibi at 2L vs L: d = 8.4/8 - 17/8 = -1.075 (different windows: se = hypot(0.1, 0.5) = 0.51).
+  claims.push_back({{"claim", "alibi flat"}, {"left", {{"run", "alibi"}, {"length", 2}}}, {"op", "~"},
+                    {"right", {{"run", "alibi"}, {"length", 1}}}, {"tolerance", 0.05}});
+  claims.push_back({{"claim", "alibi 2L within 3 nats"}, {"left", {{"run", "alibi"}, {"length", 2}}}, {"op", "~"},
+                    {"right", {{"run", "alibi"}, {"length", 1}}}, {"tolerance", 3.0}});
+  claims.push_back({{"claim", "alibi 2L worse than L"}, {"left", {{"run", "alibi"}, {"length", 2}}}, {"op", ">"},
+                    {"right", {{"run", "alibi"}, {"length", 1}}}});
+  claims.push_back({{"claim", "alibi 2L within 1 nat"}, {"left", {{"run", "alibi"}, {"length", 2}}}, {"op", "~"},
+                    {"right", {{"run", "alibi"}, {"length", 1}}}, {"tolerance", 1.0}});
+  const json report = {{"schema", kReportSchema}, {"name", "claims"}, {"runs", runs}, {"config", {{"claims", claims}}}};
+  const auto v = evaluate_claims(report);
+  REQUIRE(v.size() == 6);
+  CHECK(v[0]["stderr_kind"] == "paired");
+  CHECK(v[0]["difference"].get<double>() == Approx(-0.375));
+  CHECK(v[0]["stderr"].get<double>() == Approx(0.125));
+  CHECK(v[0]["verdict"] == "held");
+  CHECK(v[1]["verdict"] == "not held");
+  CHECK(v[2]["stderr_kind"] == "independent");
+  CHECK(v[2]["stderr"].get<double>() == Approx(std::hypot(0.1, 0.5)));
+  CHECK(v[2]["verdict"] == "not held");      // |d| - 2se = 1.075 - 1.02 > 0.05
+  CHECK(v[3]["verdict"] == "held");          // |d| + 2se = 2.09 <= 3
+  // "alibi 2L worse than L": d = -1.075 points the other way by more than 2se = 1.02.
+  CHECK(v[4]["verdict"] == "not held");
+  CHECK(v[5]["verdict"] == "inconclusive");  // |d| - 2se = 0.055 <= 1 < |d| + 2se = 2.095
+  // A difference that is certain but smaller than the margin is not "better".
+  json tiny = report;
+  tiny["config"]["claims"] = json::array({claims[0]});
+  tiny["config"]["claims"][0]["margin"] = 0.7;  // d ± 2se = [-0.625, -0.125]: certainly less than 0.7 better
+  CHECK(evaluate_claims(tiny)[0]["verdict"] == "not held");
+  tiny["config"]["claims"][0]["margin"] = 0.3;  // -0.3 lies inside [-0.625, -0.125]: inconclusive
+  CHECK(evaluate_claims(tiny)[0]["verdict"] == "inconclusive");
+}
+
+TEST_CASE("claims in a config are checked against its runs and lengths") {
+  json cfg = json::parse(R"({"runs": [{"encoding": "rope"}, {"encoding": "alibi"}], "eval": {"lengths": [1, 4]}})");
+  auto with = [&](json claim) {
+    json c = cfg;
+    c["claims"] = json::array({claim});
+    return c;
+  };
+  json ok = {{"claim", "x"}, {"left", {{"run", "alibi"}, {"length", 4}}}, {"op", "<"}, {"right", {{"run", "rope"}, {"length", 4}}}};
+  CHECK_NOTHROW(parse_config(with(ok)));
+  auto bad = ok;
+  bad["left"]["run"] = "t5";
+  CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("\"claims[0].left.run\" is \"t5\"") && Catch::Contains("rope, alibi"));
+  bad = ok;
+  bad["right"]["length"] = 2;
+  CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("\"claims[0].right.length\" is 2, not in eval.lengths"));
+  bad = ok;
+  bad["op"] = "<=";
+  CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("\"claims[0].op\" must be one of <, >, ~"));
+  bad = ok;
+  bad["op"] = "~";
+  CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("tolerance"));
+  bad = ok;
+  bad["slack"] = 1;
+  CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("unknown key \"slack\""));
+  bad = ok;
+  bad["op"] = "~";
+  bad["tolerance"] = 0.1;
+  bad["margin"] = 0.1;
+  CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("margin"));
 }

@@ -1,0 +1,28 @@
+// Papers' qualitative claims as checkable predicates over a report (configs/papers/*.json):
+//   {"claim": "ALiBi does not degrade from L to 4L",
+//    "left": {"run": "alibi", "length": 4}, "op": "~", "right": {"run": "alibi", "length": 1},
+//    "tolerance": 0.05, "protocol": "nonoverlapping"}
+// compares nll per token of `left` and `right` (lengths are multiples of L):
+//   "<"  left is better (lower nll) than right by more than `margin` nats (default 0.01, ~1% ppl);
+//   ">"  left is worse by more than `margin`;
+//   "~"  they are within `tolerance` nats of each other (required).
+// Verdicts account for noise. With d = nll(left) - nll(right), its standard error se (paired over
+// the same windows when both sides scored the same tokens at the same length, else the two
+// errors combined) and the interval d ± 2se: a claim is "held" when the whole interval satisfies
+// it, "not held" when none of it does, and "inconclusive" otherwise.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace lb {
+
+// Checks the shape of config key "claims" against the run names and eval lengths; throws
+// std::invalid_argument naming the entry.
+void validate_claims(const nlohmann::json& claims, const std::vector<std::string>& run_names,
+                     const std::vector<double>& lengths);
+
+// One verdict per claim: the claim's fields plus difference, stderr, verdict.
+nlohmann::json evaluate_claims(const nlohmann::json& report);
+
+}  // namespace lb
