@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <optional>
 #include <stdexcept>
 
+#include "harness/evaluator.h"
 #include "harness/tables.h"
 
 namespace lb {
@@ -77,6 +80,39 @@ const json& find_result(const json& report, const json& side, const std::string&
                                           side["length"].dump(), protocol));
 }
 
+// Scored-token ranges of a result's windows: each window scores a contiguous span, and the spans
+// of one result partition the evaluated tokens [0, N). Reconstructed from the deterministic plan.
+std::vector<int64_t> scored_starts(const json& result, int64_t tokens, int64_t stride) {
+  const auto plan = plan_windows(result.at("protocol"), tokens, result.at("eval_length"), stride);
+  const auto starts = (plan.starts + plan.score_from).contiguous();
+  return std::vector<int64_t>(starts.data_ptr<int64_t>(), starts.data_ptr<int64_t>() + starts.numel());
+}
+
+// Paired difference of two results over the same tokens, even at different lengths: windows of
+// both are merged into the finest clusters that are whole windows on both sides (a 4L window
+// holds four L windows), and per-cluster sums are compared.
+// Returns nothing when there are fewer than two clusters (no spread to estimate an error from).
+std::optional<std::pair<double, double>> paired_over_clusters(const json& a, const json& b, int64_t tokens,
+                                                              int64_t stride) {
+  const auto sa = scored_starts(a, tokens, stride), sb = scored_starts(b, tokens, stride);
+  const auto wa = a["per_window"]["nll_sum"].get<std::vector<double>>();
+  const auto wb = b["per_window"]["nll_sum"].get<std::vector<double>>();
+  if (sa.size() != wa.size() || sb.size() != wb.size())
+    throw std::invalid_argument("per-window sums do not match the evaluation plan recorded in the report");
+  std::vector<int64_t> common;  // span starts that begin a window on both sides
+  std::set_intersection(sa.begin(), sa.end(), sb.begin(), sb.end(), std::back_inserter(common));
+  if (common.size() < 2) return std::nullopt;
+  std::vector<double> ca(common.size()), cb(common.size());
+  std::vector<int64_t> counts(common.size());
+  auto cluster_of = [&](int64_t start) {
+    return size_t(std::upper_bound(common.begin(), common.end(), start) - common.begin()) - 1;
+  };
+  for (size_t w = 0; w < sa.size(); ++w) ca[cluster_of(sa[w])] += wa[w];
+  for (size_t w = 0; w < sb.size(); ++w) cb[cluster_of(sb[w])] += wb[w];
+  for (size_t k = 0; k < common.size(); ++k) counts[k] = (k + 1 < common.size() ? common[k + 1] : tokens) - common[k];
+  return paired_difference(ca, cb, counts);
+}
+
 }  // namespace
 
 json evaluate_claims(const json& report) {
@@ -88,12 +124,13 @@ json evaluate_claims(const json& report) {
     double d = a.at("nll").get<double>() - b.at("nll").get<double>();
     double se = std::hypot(a.at("nll_stderr").get<double>(), b.at("nll_stderr").get<double>());
     std::string error_kind = "independent";
-    if (a.contains("per_window") && b.contains("per_window") && a["eval_length"] == b["eval_length"] &&
-        a["per_window"]["tokens"] == b["per_window"]["tokens"]) {
-      std::tie(d, se) = paired_difference(a["per_window"]["nll_sum"].get<std::vector<double>>(),
-                                          b["per_window"]["nll_sum"].get<std::vector<double>>(),
-                                          a["per_window"]["tokens"].get<std::vector<int64_t>>());
-      error_kind = "paired";
+    const auto& evaluation = report.value("evaluation", json::object());
+    if (a.contains("per_window") && b.contains("per_window") && evaluation.contains("tokens") &&
+        a["tokens"] == evaluation["tokens"] && b["tokens"] == evaluation["tokens"]) {
+      if (const auto paired = paired_over_clusters(a, b, evaluation["tokens"], evaluation.value("sliding_stride", int64_t(0)))) {
+        std::tie(d, se) = *paired;
+        error_kind = "paired";
+      }
     }
     std::string verdict = "inconclusive";
     if (op == "<" || op == ">") {

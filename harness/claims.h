@@ -6,10 +6,12 @@
 //   "<"  left is better (lower nll) than right by more than `margin` nats (default 0.01, ~1% ppl);
 //   ">"  left is worse by more than `margin`;
 //   "~"  they are within `tolerance` nats of each other (required).
-// Verdicts account for noise. With d = nll(left) - nll(right), its standard error se (paired over
-// the same windows when both sides scored the same tokens at the same length, else the two
-// errors combined) and the interval d ± 2se: a claim is "held" when the whole interval satisfies
-// it, "not held" when none of it does, and "inconclusive" otherwise.
+// Verdicts account for noise. With d = nll(left) - nll(right), its standard error se and the
+// interval d ± 2se, a claim is "held" when the whole interval satisfies it, "not held" when none
+// of it does, and "inconclusive" otherwise. Every result of a report scores the same tokens, so
+// se is paired: clustered over the finest groups of tokens that are whole windows on both sides
+// (at equal lengths, the windows themselves; a 4L window against four L windows). Results
+// without per-window sums (older reports) fall back to the two errors combined.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

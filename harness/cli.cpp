@@ -4,12 +4,14 @@
 #include <spdlog/spdlog.h>
 #include <malloc.h>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 
 #include "encodings/encoding.h"
 #include "encodings/rope_scaling.h"
 #include "harness/bench.h"
+#include "harness/claims.h"
 #include "harness/config.h"
 #include "harness/data.h"
 #include "harness/plots.h"
@@ -32,6 +34,8 @@ constexpr const char* kUsage = R"(usage:
   lengthbench inspect ENCODING [--scaling S] [--factor F|auto] [--head-dim D] [--heads H]
                                [--train-length L] [--eval-length T] [--base B]
   lengthbench plot REPORT [--out DIR]     (PNG plots; default: next to the report)
+  lengthbench claims REPORT [--config CONFIG]   (re-check the claims, or CONFIG's claims, against
+                              a finished report; rewrites its report.json and report.md)
   lengthbench list
   lengthbench bench [--layers N] [--d-model D] [--heads H] [--length L] [--batch B] [--steps S]
                     [--threads N] [--precision bf16|fp32] [--encoding E] [--gemm-peak]
@@ -134,6 +138,40 @@ int cmd_table(int argc, char** argv) {
   return 0;
 }
 
+int cmd_claims(int argc, char** argv) {
+  Args args(argc, argv, 2, {"config"});
+  if (args.positional.size() != 1) throw UsageError("claims takes one REPORT (report.json)");
+  const std::string path = args.positional[0];
+  json report = read_report(path);
+  if (report.value("status", "") != "complete")
+    throw std::runtime_error(fmt::format("{} is an incomplete report; finish the run first", path));
+  if (auto config = args.get("config")) {
+    // The claims must fit the report's runs and lengths, as they would at parse time.
+    json cfg = report["config"];
+    std::ifstream in(*config);
+    json user = json::parse(in, nullptr, false);
+    if (user.is_discarded() || !user.is_object()) throw ConfigError(fmt::format("config file \"{}\" is not valid JSON", *config));
+    cfg["claims"] = user.value("claims", json::array());
+    std::vector<std::string> names;
+    for (const auto& run : report["runs"]) names.push_back(run["name"]);
+    try {
+      validate_claims(cfg["claims"], names, cfg["eval"]["lengths"].get<std::vector<double>>());
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(fmt::format("{}: {}", *config, e.what()));
+    }
+    report["config"]["claims"] = cfg["claims"];
+  }
+  report["claims"] = evaluate_claims(report);
+  write_json_atomic(path, report);
+  const auto md = (std::filesystem::path(path).parent_path() / "report.md").string();
+  write_text_atomic(md, report_markdown(report));
+  for (const auto& v : report["claims"])
+    std::cout << fmt::format("{:<13} {} (d = {:+.3f} ± {:.3f} nats, {})\n", v["verdict"].get<std::string>(),
+                             v["claim"].get<std::string>(), v["difference"].get<double>(), v["stderr"].get<double>(),
+                             v["stderr_kind"].get<std::string>());
+  return 0;
+}
+
 int cmd_plot(int argc, char** argv) {
   Args args(argc, argv, 2, {"out"});
   if (args.positional.size() != 1) throw UsageError("plot takes one REPORT (report.json)");
@@ -226,6 +264,7 @@ int cli_main(int argc, char** argv) {
     if (command == "tokenize") return cmd_tokenize(argc, argv);
     if (command == "table") return cmd_table(argc, argv);
     if (command == "plot") return cmd_plot(argc, argv);
+    if (command == "claims") return cmd_claims(argc, argv);
     if (command == "inspect") return cmd_inspect(argc, argv);
     if (command == "list") return cmd_list();
     if (command == "bench") return cmd_bench(argc, argv);

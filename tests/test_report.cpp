@@ -109,53 +109,65 @@ TEST_CASE("tables against a baseline show paired nll differences and refuse what
 }
 
 TEST_CASE("claims: predicates over a report get held / not held / inconclusive verdicts") {
-  // Two runs on the same two windows of 4 tokens at L=4 (T=4) and one length 2L (T=8).
-  auto result = [](int T, std::vector<double> sums, double se) {
+  // 16 evaluated tokens, L = 4: four windows at L, two at 2L (each holding two L windows).
+  auto result = [](int T, std::vector<double> sums) {
     double total = 0;
     for (double s : sums) total += s;
-    return json{{"eval_length", T}, {"protocol", "nonoverlapping"}, {"nll", total / 8}, {"nll_stderr", se},
-                {"tokens", 8}, {"per_window", {{"nll_sum", sums}, {"tokens", std::vector<int>(sums.size(), 8 / int(sums.size()))}}}};
+    return json{{"eval_length", T}, {"protocol", "nonoverlapping"}, {"nll", total / 16}, {"nll_stderr", 0.5},
+                {"tokens", 16}, {"per_window", {{"nll_sum", sums}, {"tokens", std::vector<int>(sums.size(), T)}}}};
   };
   json runs = json::array();
-  runs.push_back({{"name", "rope"}, {"train_length", 4}, {"results", {result(4, {8, 12}, 0.5), result(8, {24}, 0.1)}}});
-  runs.push_back({{"name", "alibi"}, {"train_length", 4}, {"results", {result(4, {6, 11}, 0.5), result(8, {8.4}, 0.1)}}});
+  runs.push_back({{"name", "rope"}, {"train_length", 4}, {"results", {result(4, {8, 12, 8, 12}), result(8, {24, 28})}}});
+  runs.push_back({{"name", "alibi"}, {"train_length", 4}, {"results", {result(4, {6, 11, 6, 11}), result(8, {16, 18})}}});
+  auto claim = [](std::string left, double ll, std::string op, std::string right, double rl) {
+    return json{{"claim", left + op + right}, {"left", {{"run", left}, {"length", ll}}}, {"op", op},
+                {"right", {{"run", right}, {"length", rl}}}};
+  };
   json claims = json::array();
-  // alibi - rope at L: paired d = -0.375 ± 0.125 (see the --baseline test): held.
-  claims.push_back({{"claim", "alibi beats rope at L"}, {"left", {{"run", "alibi"}, {"length", 1}}}, {"op", "<"},
-                    {"right", {{"run", "rope"}, {"length", 1}}}});
-  claims.push_back({{"claim", "rope beats alibi at L"}, {"left", {{"run", "rope"}, {"length", 1}}}, {"op", "<"},
-                    {"right", {{"run", "alibi"}, {"length", 1}}}});
-  // alibi at 2L vs L: d = 8.4/8 - 17/8 = -1.075 (different windows: se = hypot(0.1, 0.5) = 0.51).
-  claims.push_back({{"claim", "alibi flat"}, {"left", {{"run", "alibi"}, {"length", 2}}}, {"op", "~"},
-                    {"right", {{"run", "alibi"}, {"length", 1}}}, {"tolerance", 0.05}});
-  claims.push_back({{"claim", "alibi 2L within 3 nats"}, {"left", {{"run", "alibi"}, {"length", 2}}}, {"op", "~"},
-                    {"right", {{"run", "alibi"}, {"length", 1}}}, {"tolerance", 3.0}});
-  claims.push_back({{"claim", "alibi 2L worse than L"}, {"left", {{"run", "alibi"}, {"length", 2}}}, {"op", ">"},
-                    {"right", {{"run", "alibi"}, {"length", 1}}}});
-  claims.push_back({{"claim", "alibi 2L within 1 nat"}, {"left", {{"run", "alibi"}, {"length", 2}}}, {"op", "~"},
-                    {"right", {{"run", "alibi"}, {"length", 1}}}, {"tolerance", 1.0}});
-  const json report = {{"schema", kReportSchema}, {"name", "claims"}, {"runs", runs}, {"config", {{"claims", claims}}}};
+  // alibi - rope at L: d_w = [-2, -1, -2, -1], mean -6/16 = -0.375, residuals d_w + 4*0.375 =
+  // [-0.5, 0.5, -0.5, 0.5], se = sqrt(4/3 * 1) / 16.
+  claims.push_back(claim("alibi", 1, "<", "rope", 1));
+  claims.push_back(claim("rope", 1, "<", "alibi", 1));
+  // alibi 2L vs L, paired over the two 2L windows: d = [16 - 17, 18 - 17] = [-1, 1], mean 0,
+  // se = sqrt(2/1 * 2) / 16 = 0.125.
+  claims.push_back(claim("alibi", 2, "~", "alibi", 1));
+  claims.back()["tolerance"] = 0.05;  // |d| + 2se = 0.25 > 0.05 > |d| - 2se: inconclusive
+  claims.push_back(claim("alibi", 2, "~", "alibi", 1));
+  claims.back()["tolerance"] = 0.3;  // 0.25 <= 0.3: held
+  claims.push_back(claim("alibi", 2, ">", "alibi", 1));  // d ± 2se = [-0.25, 0.25]: inconclusive
+  // rope 2L vs L: d = [24 - 20, 28 - 20] = [4, 8], mean 0.75, residuals [-2, 2], se = 0.25.
+  claims.push_back(claim("rope", 2, ">", "rope", 1));
+  const json report = {{"schema", kReportSchema}, {"name", "claims"}, {"runs", runs},
+                       {"evaluation", {{"tokens", 16}, {"sliding_stride", 4}}}, {"config", {{"claims", claims}}}};
   const auto v = evaluate_claims(report);
   REQUIRE(v.size() == 6);
   CHECK(v[0]["stderr_kind"] == "paired");
   CHECK(v[0]["difference"].get<double>() == Approx(-0.375));
-  CHECK(v[0]["stderr"].get<double>() == Approx(0.125));
+  CHECK(v[0]["stderr"].get<double>() == Approx(std::sqrt(4.0 / 3.0) / 16));
   CHECK(v[0]["verdict"] == "held");
   CHECK(v[1]["verdict"] == "not held");
-  CHECK(v[2]["stderr_kind"] == "independent");
-  CHECK(v[2]["stderr"].get<double>() == Approx(std::hypot(0.1, 0.5)));
-  CHECK(v[2]["verdict"] == "not held");      // |d| - 2se = 1.075 - 1.02 > 0.05
-  CHECK(v[3]["verdict"] == "held");          // |d| + 2se = 2.09 <= 3
-  // "alibi 2L worse than L": d = -1.075 points the other way by more than 2se = 1.02.
-  CHECK(v[4]["verdict"] == "not held");
-  CHECK(v[5]["verdict"] == "inconclusive");  // |d| - 2se = 0.055 <= 1 < |d| + 2se = 2.095
+  CHECK(v[2]["stderr_kind"] == "paired");
+  CHECK(v[2]["difference"].get<double>() == Approx(0.0).margin(1e-12));
+  CHECK(v[2]["stderr"].get<double>() == Approx(0.125));
+  CHECK(v[2]["verdict"] == "inconclusive");
+  CHECK(v[3]["verdict"] == "held");
+  CHECK(v[4]["verdict"] == "inconclusive");
+  CHECK(v[5]["difference"].get<double>() == Approx(0.75));
+  CHECK(v[5]["stderr"].get<double>() == Approx(0.25));
+  CHECK(v[5]["verdict"] == "held");
   // A difference that is certain but smaller than the margin is not "better".
-  json tiny = report;
-  tiny["config"]["claims"] = json::array({claims[0]});
-  tiny["config"]["claims"][0]["margin"] = 0.7;  // d ± 2se = [-0.625, -0.125]: certainly less than 0.7 better
-  CHECK(evaluate_claims(tiny)[0]["verdict"] == "not held");
-  tiny["config"]["claims"][0]["margin"] = 0.3;  // -0.3 lies inside [-0.625, -0.125]: inconclusive
-  CHECK(evaluate_claims(tiny)[0]["verdict"] == "inconclusive");
+  json strict = report;
+  strict["config"]["claims"] = json::array({claims[0]});
+  strict["config"]["claims"][0]["margin"] = 0.6;  // d ± 2se = [-0.519, -0.231]: certainly less than 0.6
+  CHECK(evaluate_claims(strict)[0]["verdict"] == "not held");
+  strict["config"]["claims"][0]["margin"] = 0.3;  // -0.3 lies inside the interval: inconclusive
+  CHECK(evaluate_claims(strict)[0]["verdict"] == "inconclusive");
+  // Without per-window sums (older reports) the two errors are combined.
+  json old = report;
+  old.erase("evaluation");
+  const auto fallback = evaluate_claims(old);
+  CHECK(fallback[2]["stderr_kind"] == "independent");
+  CHECK(fallback[2]["stderr"].get<double>() == Approx(std::hypot(0.5, 0.5)));
 }
 
 TEST_CASE("claims in a config are checked against its runs and lengths") {
