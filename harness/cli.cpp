@@ -149,6 +149,7 @@ int cmd_claims(int argc, char** argv) {
     // The claims must fit the report's runs and lengths, as they would at parse time.
     json cfg = report["config"];
     std::ifstream in(*config);
+    if (!in) throw ConfigError(fmt::format("cannot open config file \"{}\"", *config));
     json user = json::parse(in, nullptr, false);
     if (user.is_discarded() || !user.is_object()) throw ConfigError(fmt::format("config file \"{}\" is not valid JSON", *config));
     cfg["claims"] = user.value("claims", json::array());

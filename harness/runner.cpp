@@ -67,7 +67,7 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length, 
   data["source_fingerprint"] = corpus.summary.value("source_fingerprint", "");
   // Bump kModelVersion whenever model or encoding arithmetic changes, so old checkpoints are not
   // silently reused for a different model.
-  constexpr int kModelVersion = 2;
+  constexpr int kModelVersion = 3;
   return {{"version", kModelVersion},  {"model", r["model"]},       {"train", r["train"]},
           {"data", data},              {"seed", c.seed},
           {"precision", c.precision},  {"encoding", run.encoding},
