@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "encodings/encoding.h"
 #include "encodings/rope_scaling.h"
@@ -26,7 +27,8 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kUsage = R"(usage:
-  lengthbench run CONFIG [--set key.path=value]... [--out DIR] [--threads N]
+  lengthbench run CONFIG [--set key.path=value]... [--out DIR] [--threads N] [--shard i/N]
+  lengthbench merge SHARD_REPORT... [--out DIR]   (join the reports of `run --shard i/N`)
   lengthbench tokenize CONFIG [--set key.path=value]...   (build the token cache, train the
                               SentencePiece model if asked, and print the cache manifest)
   lengthbench table REPORT... [--format markdown|csv|latex] [--protocol nonoverlapping|sliding]
@@ -102,11 +104,20 @@ struct Args {
 };
 
 int cmd_run(int argc, char** argv) {
-  Args args(argc, argv, 2, {"set", "out", "threads"});
+  Args args(argc, argv, 2, {"set", "out", "threads", "shard"});
   if (args.positional.size() != 1) throw UsageError("run takes one CONFIG file");
   Config config = load_config(args.positional[0], args.all("set"));
   RunOptions options;
-  options.out_dir = args.get("out").value_or("results/" + config.name);
+  std::string default_out = "results/" + config.name;
+  if (auto shard = args.get("shard")) {
+    char slash = 0;
+    std::istringstream in(*shard);
+    if (!(in >> options.shard_index >> slash >> options.shard_count) || slash != '/' || !in.eof() ||
+        options.shard_count < 1 || options.shard_index < 1 || options.shard_index > options.shard_count)
+      throw UsageError(fmt::format("--shard must be i/N with 1 <= i <= N, got \"{}\"", *shard));
+    default_out += fmt::format("/shard-{}-of-{}", options.shard_index, options.shard_count);
+  }
+  options.out_dir = args.get("out").value_or(default_out);
   if (args.get("threads")) options.threads = int(args.integer("threads", 1));
   json report = run_experiment(config, options);
   TableOptions table;
@@ -170,6 +181,17 @@ int cmd_claims(int argc, char** argv) {
     std::cout << fmt::format("{:<13} {} (d = {:+.3f} ± {:.3f} nats, {})\n", v["verdict"].get<std::string>(),
                              v["claim"].get<std::string>(), v["difference"].get<double>(), v["stderr"].get<double>(),
                              v["stderr_kind"].get<std::string>());
+  return 0;
+}
+
+int cmd_merge(int argc, char** argv) {
+  Args args(argc, argv, 2, {"out"});
+  if (args.positional.empty()) throw UsageError("merge needs the shard reports (report.json of each shard)");
+  std::vector<json> shards;
+  for (const auto& path : args.positional) shards.push_back(read_report(path));
+  const std::string out = args.get("out").value_or("results/" + shards.front().value("name", std::string("merged")));
+  json report = merge_reports(shards, out);
+  std::cout << "\n" << render_table({report}, TableOptions{});
   return 0;
 }
 
@@ -266,6 +288,7 @@ int cli_main(int argc, char** argv) {
     if (command == "table") return cmd_table(argc, argv);
     if (command == "plot") return cmd_plot(argc, argv);
     if (command == "claims") return cmd_claims(argc, argv);
+    if (command == "merge") return cmd_merge(argc, argv);
     if (command == "inspect") return cmd_inspect(argc, argv);
     if (command == "list") return cmd_list();
     if (command == "bench") return cmd_bench(argc, argv);

@@ -141,6 +141,27 @@ json passkey_run(const Config& c, GPT& model, const Corpus& corpus, const std::v
 
 std::string duration(double s) { return fmt::format("{:.1f}s", s); }
 
+// Claims (unless this is one shard of a config), plots, report.json, report.md and tables.
+void finish_report(json& report, const fs::path& out) {
+  if (!report.contains("shard") && !report["config"].value("claims", json::array()).empty()) {
+    report["claims"] = evaluate_claims(report);
+    for (const auto& v : report["claims"])
+      spdlog::info("claim {}: {} (d = {:+.3f} ± {:.3f} nats)", v["verdict"].get<std::string>(),
+                   v["claim"].get<std::string>(), v["difference"].get<double>(), v["stderr"].get<double>());
+  }
+  report["plots"] = json::array();
+  for (const auto& png : write_plots(report, out.string()))
+    report["plots"].push_back(fs::path(png).filename().string());
+  write_json_atomic((out / "report.json").string(), report);
+  write_text_atomic((out / "report.md").string(), report_markdown(report));
+  for (const auto& format : {"csv", "latex"}) {
+    TableOptions t;
+    t.format = format;
+    write_text_atomic((out / (std::string("table.") + (t.format == "csv" ? "csv" : "tex"))).string(),
+                      render_table({report}, t));
+  }
+}
+
 }  // namespace
 
 json run_experiment(const Config& c, const RunOptions& options) {
@@ -193,9 +214,33 @@ json run_experiment(const Config& c, const RunOptions& options) {
     }
   }
 
+  // Sharding deals whole trained models (with all their runs) to shards, in config order.
+  std::vector<const RunSpec*> selected;
+  {
+    std::vector<std::string> groups;
+    for (const auto& run : c.runs) {
+      const std::string key = short_hash(training_identity(c, run, max_length, corpus));
+      auto g = std::find(groups.begin(), groups.end(), key);
+      const size_t group = size_t(g - groups.begin());
+      if (g == groups.end()) groups.push_back(key);
+      if (options.shard_count == 0 || int(group % size_t(options.shard_count)) == options.shard_index - 1)
+        selected.push_back(&run);
+    }
+    if (options.shard_count > 0) {
+      if (options.shard_count > int(groups.size()))
+        throw std::runtime_error(fmt::format("--shard {}/{}: this config trains {} models, so at most {} shards",
+                                             options.shard_index, options.shard_count, groups.size(), groups.size()));
+      json names = json::array();
+      for (const auto* run : selected) names.push_back(run->name);
+      report["shard"] = {{"index", options.shard_index}, {"count", options.shard_count}, {"runs", names}};
+      spdlog::info("shard {}/{}: {}", options.shard_index, options.shard_count, names.dump());
+    }
+  }
+
   std::map<std::string, GPT> models;  // training identity -> trained model
   std::map<std::string, TrainStats> train_stats;
-  for (const auto& run : c.runs) {
+  for (const RunSpec* selected_run : selected) {
+    const RunSpec& run = *selected_run;
     if (auto hit = finished.find(run.name); hit != finished.end()) {
       spdlog::info("[{}] already evaluated in {}; kept", run.name, report_path);
       report["runs"].push_back(hit->second);
@@ -241,26 +286,55 @@ json run_experiment(const Config& c, const RunOptions& options) {
     write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
   }
   report["status"] = "complete";
-  if (!c.resolved["claims"].empty()) {
-    report["claims"] = evaluate_claims(report);
-    for (const auto& v : report["claims"])
-      spdlog::info("claim {}: {} (d = {:+.3f} ± {:.3f} nats)", v["verdict"].get<std::string>(),
-                   v["claim"].get<std::string>(), v["difference"].get<double>(), v["stderr"].get<double>());
-  }
   report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  report["plots"] = json::array();
-  for (const auto& png : write_plots(report, out.string()))
-    report["plots"].push_back(fs::path(png).filename().string());
-  write_json_atomic(report_path, report);
-  write_text_atomic((out / "report.md").string(), report_markdown(report));
-  for (const auto& format : {"csv", "latex"}) {
-    TableOptions t;
-    t.format = format;
-    write_text_atomic((out / (std::string("table.") + (t.format == "csv" ? "csv" : "tex"))).string(),
-                      render_table({report}, t));
-  }
+  finish_report(report, out);
   spdlog::info("wrote {} and {} in {}", report_path, (out / "report.md").string(), duration(report["seconds"]));
   return report;
+}
+
+json merge_reports(const std::vector<json>& shards, const std::string& out_dir) {
+  if (shards.empty()) throw std::invalid_argument("merge needs the shard reports");
+  const json& first = shards.front();
+  if (!first.contains("shard"))
+    throw std::invalid_argument("merge joins shard reports (written by `run --shard i/N`); the first is not one");
+  const int count = first["shard"]["count"];
+  std::vector<int> seen(count + 1, 0);
+  std::map<std::string, json> runs;
+  json merged = first;
+  merged.erase("shard");
+  merged.erase("claims");
+  merged["shards"] = json::array();
+  double seconds = 0;
+  for (const auto& shard : shards) {
+    if (!shard.contains("shard") || shard["shard"]["count"] != count)
+      throw std::invalid_argument(fmt::format("merge: every report must be a shard of the same {}-way split", count));
+    const int index = shard["shard"]["index"];
+    if (shard["config"] != first["config"] || shard["data"] != first["data"])
+      throw std::invalid_argument(fmt::format("merge: shard {} ran a different config or data than shard {}", index,
+                                              first["shard"]["index"].get<int>()));
+    if (shard.value("status", "") != "complete")
+      throw std::invalid_argument(fmt::format("merge: shard {}/{} is incomplete; finish it first", index, count));
+    if (++seen.at(size_t(index)) > 1) throw std::invalid_argument(fmt::format("merge: shard {}/{} given twice", index, count));
+    for (const auto& run : shard["runs"]) runs[run["name"]] = run;
+    seconds += shard.value("seconds", 0.0);
+    merged["shards"].push_back({{"index", index}, {"environment", shard["environment"]}, {"seconds", shard["seconds"]}});
+  }
+  for (int i = 1; i <= count; ++i)
+    if (!seen[size_t(i)]) throw std::invalid_argument(fmt::format("merge: shard {}/{} is missing", i, count));
+  merged["runs"] = json::array();
+  for (const auto& entry : first["config"]["runs"]) {
+    const std::string name = entry.value("name", "");
+    auto run = runs.find(name);
+    if (run == runs.end()) throw std::invalid_argument(fmt::format("merge: no shard holds run \"{}\"", name));
+    merged["runs"].push_back(run->second);
+  }
+  merged["status"] = "complete";
+  merged["seconds"] = seconds;  // compute time summed over shards
+  const fs::path out(out_dir);
+  fs::create_directories(out);
+  finish_report(merged, out);
+  spdlog::info("merged {} shards into {}", count, (out / "report.json").string());
+  return merged;
 }
 
 std::string report_markdown(const json& report) {

@@ -95,3 +95,32 @@ TEST_CASE("run: too little held-out data for the longest length is a clear error
   CHECK_THROWS_WITH(run_experiment(parse_config(cfg), {(dir.path / "out").string(), 1}),
                     Catch::Contains("held-out split has") && Catch::Contains("needs at least 1025"));
 }
+
+TEST_CASE("run: shards deal whole trained models, and merging them gives the unsharded report") {
+  test::TempDir dir;
+  const auto data = make_corpus(dir);
+  json cfg = small_config(data);
+  cfg["runs"] = json::parse(R"([{"encoding": "rope"}, {"encoding": "t5"}, {"encoding": "rope", "scaling": "yarn"},
+                                {"encoding": "alibi"}])");
+  cfg["eval"]["protocols"] = {"nonoverlapping"};
+  Config config = parse_config(cfg);
+  const json whole = run_experiment(config, {(dir.path / "whole").string(), 1});
+  RunOptions s1{(dir.path / "s1").string(), 1, 1, 2}, s2{(dir.path / "s2").string(), 1, 2, 2};
+  const json one = run_experiment(config, s1), two = run_experiment(config, s2);
+  // Models in config order: rope (runs rope, rope+yarn) -> shard 1, t5 -> 2, alibi -> 1.
+  CHECK(one["shard"]["runs"] == json({"rope", "rope+yarn", "alibi"}));
+  CHECK(two["shard"]["runs"] == json({"t5"}));
+  CHECK_THROWS_WITH(merge_reports({one}, (dir.path / "bad").string()), Catch::Contains("shard 2/2 is missing"));
+  CHECK_THROWS_WITH(merge_reports({one, one}, (dir.path / "bad").string()), Catch::Contains("given twice"));
+  const json merged = merge_reports({two, one}, (dir.path / "merged").string());
+  CHECK(merged["status"] == "complete");
+  REQUIRE(merged["runs"].size() == 4);
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(merged["runs"][i]["name"] == whole["runs"][i]["name"]);
+    // Training and evaluation are deterministic, so a shard computes what the whole run did.
+    CHECK(merged["runs"][i]["results"][1]["nll"].get<double>() == Approx(whole["runs"][i]["results"][1]["nll"].get<double>()));
+  }
+  CHECK(std::filesystem::exists(dir.path / "merged" / "report.md"));
+  RunOptions too_many{(dir.path / "s9").string(), 1, 1, 9};
+  CHECK_THROWS_WITH(run_experiment(config, too_many), Catch::Contains("trains 3 models"));
+}
