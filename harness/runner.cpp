@@ -359,8 +359,9 @@ std::string report_markdown(const json& report) {
     md += render_table({report}, t) + "\n";
   }
   if (report.contains("claims")) {
-    md += "## Claims\n\nd = nll(left) − nll(right) per token ± its standard error (paired when both sides scored the "
-          "same windows); held when all of d ± 2se satisfies the claim, not held when none of it does.\n\n"
+    md += "## Claims\n\nd = nll(left) − nll(right) per token ± its standard error, paired over the same held-out "
+          "tokens (clustered by the windows common to both sides); held when all of d ± 2se satisfies the claim, not "
+          "held when none of it does, inconclusive otherwise.\n\n"
           "| claim | check | d ± se | verdict |\n|---|---|---:|---|\n";
     for (const auto& v : report["claims"]) {
       auto side = [](const json& s) { return fmt::format("{} @{}L", s["run"].get<std::string>(), s["length"].dump()); };
