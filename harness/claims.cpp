@@ -19,6 +19,7 @@ using nlohmann::json;
 namespace {
 
 const char* kOps[] = {"<", ">", "~"};
+constexpr int64_t kMinClusters = 10;
 
 // "config key \"claims[i].suffix\""
 std::string key_name(size_t i, const std::string& suffix = "") {
@@ -27,7 +28,8 @@ std::string key_name(size_t i, const std::string& suffix = "") {
 
 }  // namespace
 
-void validate_claims(const json& claims, const std::vector<std::string>& run_names, const std::vector<double>& lengths) {
+void validate_claims(const json& claims, const std::vector<std::string>& run_names, const std::vector<double>& lengths,
+                     const std::vector<std::string>& protocols) {
   if (!claims.is_array()) throw std::invalid_argument("config key \"claims\" must be an array");
   for (size_t i = 0; i < claims.size(); ++i) {
     const auto& c = claims[i];
@@ -47,8 +49,9 @@ void validate_claims(const json& claims, const std::vector<std::string>& run_nam
     if (c.contains("margin") && (op == "~" || !c["margin"].is_number() || c["margin"].get<double>() < 0))
       throw std::invalid_argument(key_name(i, ".margin") + " (nats, >= 0) goes with op \"<\" or \">\"");
     const std::string protocol = c.value("protocol", "nonoverlapping");
-    if (protocol != "nonoverlapping" && protocol != "sliding")
-      throw std::invalid_argument(key_name(i, ".protocol") + " must be nonoverlapping or sliding");
+    if (std::find(protocols.begin(), protocols.end(), protocol) == protocols.end())
+      throw std::invalid_argument(fmt::format("{} is \"{}\", which eval.protocols ({}) does not evaluate",
+                                              key_name(i, ".protocol"), protocol, fmt::join(protocols, ", ")));
     for (const char* side : {"left", "right"}) {
       const std::string prefix = std::string(".") + side;
       if (!c.contains(side) || !c[side].is_object() || !c[side].contains("run") || !c[side]["run"].is_string() ||
@@ -91,17 +94,25 @@ std::vector<int64_t> scored_starts(const json& result, int64_t tokens, int64_t s
 // Paired difference of two results over the same tokens, even at different lengths: windows of
 // both are merged into the finest clusters that are whole windows on both sides (a 4L window
 // holds four L windows), and per-cluster sums are compared.
-// Returns nothing when there are fewer than two clusters (no spread to estimate an error from).
+// Returns nothing when there are fewer than kMinClusters clusters: too few to estimate a spread
+// that a ±2se interval can trust.
 std::optional<std::pair<double, double>> paired_over_clusters(const json& a, const json& b, int64_t tokens,
                                                               int64_t stride) {
   const auto sa = scored_starts(a, tokens, stride), sb = scored_starts(b, tokens, stride);
   const auto wa = a["per_window"]["nll_sum"].get<std::vector<double>>();
   const auto wb = b["per_window"]["nll_sum"].get<std::vector<double>>();
-  if (sa.size() != wa.size() || sb.size() != wb.size())
+  auto matches_plan = [&](const json& r, const std::vector<int64_t>& starts) {
+    const auto counts = r["per_window"]["tokens"].get<std::vector<int64_t>>();
+    if (counts.size() != starts.size()) return false;
+    for (size_t w = 0; w < starts.size(); ++w)
+      if (counts[w] != (w + 1 < starts.size() ? starts[w + 1] : tokens) - starts[w]) return false;
+    return true;
+  };
+  if (!matches_plan(a, sa) || !matches_plan(b, sb))
     throw std::invalid_argument("per-window sums do not match the evaluation plan recorded in the report");
   std::vector<int64_t> common;  // span starts that begin a window on both sides
   std::set_intersection(sa.begin(), sa.end(), sb.begin(), sb.end(), std::back_inserter(common));
-  if (common.size() < 2) return std::nullopt;
+  if (int64_t(common.size()) < kMinClusters) return std::nullopt;
   std::vector<double> ca(common.size()), cb(common.size());
   std::vector<int64_t> counts(common.size());
   auto cluster_of = [&](int64_t start) {

@@ -10,8 +10,10 @@
 // interval d ± 2se, a claim is "held" when the whole interval satisfies it, "not held" when none
 // of it does, and "inconclusive" otherwise. Every result of a report scores the same tokens, so
 // se is paired: clustered over the finest groups of tokens that are whole windows on both sides
-// (at equal lengths, the windows themselves; a 4L window against four L windows). Results
-// without per-window sums (older reports) fall back to the two errors combined.
+// (at equal lengths, the windows themselves; a 4L window against four L windows). When that
+// leaves fewer than 10 clusters (e.g. sliding 1.5L against L, whose windows share only their
+// first start) or a result lacks per-window sums (older reports), the two errors are combined
+// instead; each verdict says which ("stderr_kind").
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,7 +24,7 @@ namespace lb {
 // Checks the shape of config key "claims" against the run names and eval lengths; throws
 // std::invalid_argument naming the entry.
 void validate_claims(const nlohmann::json& claims, const std::vector<std::string>& run_names,
-                     const std::vector<double>& lengths);
+                     const std::vector<double>& lengths, const std::vector<std::string>& protocols);
 
 // One verdict per claim: the claim's fields plus difference, stderr, verdict.
 nlohmann::json evaluate_claims(const nlohmann::json& report);

@@ -167,7 +167,8 @@ int cmd_claims(int argc, char** argv) {
     std::vector<std::string> names;
     for (const auto& run : report["runs"]) names.push_back(run["name"]);
     try {
-      validate_claims(cfg["claims"], names, cfg["eval"]["lengths"].get<std::vector<double>>());
+      validate_claims(cfg["claims"], names, cfg["eval"]["lengths"].get<std::vector<double>>(),
+                      cfg["eval"]["protocols"].get<std::vector<std::string>>());
     } catch (const std::invalid_argument& e) {
       throw ConfigError(fmt::format("{}: {}", *config, e.what()));
     }

@@ -327,7 +327,7 @@ Config parse_config(const json& user) {
   std::vector<std::string> run_names;
   for (const auto& run : c.runs) run_names.push_back(run.name);
   try {
-    validate_claims(resolved["claims"], run_names, c.eval.lengths);
+    validate_claims(resolved["claims"], run_names, c.eval.lengths, c.eval.protocols);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
   }

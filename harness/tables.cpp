@@ -85,12 +85,14 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   std::vector<Row> rows;
   // With a baseline, its result at each eval length (under the protocol).
   std::map<int64_t, json> base;
+  json base_data;  // the baseline report's data summary: rows must come from the same data
   if (!o.baseline.empty()) {
     int found = 0;
     for (const auto& report : reports)
       for (const auto& run : report.at("runs"))
         if (run.at("name") == o.baseline) {
           ++found;
+          base_data = report.value("data", json());
           for (const auto& r : run.at("results"))
             if (r.at("protocol") == o.protocol) base[r.at("eval_length").get<int64_t>()] = r;
         }
@@ -98,7 +100,11 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
       throw std::invalid_argument(fmt::format("--baseline \"{}\" names {} runs in the report(s); it must name one",
                                               o.baseline, found));
   }
-  for (const auto& report : reports)
+  for (const auto& report : reports) {
+    if (!o.baseline.empty() && report.value("data", json()) != base_data)
+      throw std::invalid_argument(fmt::format("--baseline \"{}\": report \"{}\" was evaluated on other data; paired "
+                                              "differences need the same held-out tokens",
+                                              o.baseline, report.value("name", std::string("?"))));
     for (const auto& run : report.at("runs")) {
       Row row{run.at("name").get<std::string>(), {}};
       const double L = run.at("train_length").get<double>();
@@ -111,6 +117,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
       }
       rows.push_back(row);
     }
+  }
   if (columns.empty())
     throw std::invalid_argument(fmt::format("no results with protocol \"{}\" in the report(s)", o.protocol));
 
@@ -161,6 +168,9 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     out += "\\hline\n\\end{tabular}\n";
     return out;
   }
+  if (!o.baseline.empty())
+    out += fmt::format("Δ nll per token vs {} ± standard error of the paired difference ({} windows)\n\n", o.baseline,
+                       o.protocol);
   out += "| run |";
   for (const auto& [T, m] : columns) out += fmt::format(" {} ({}) |", label(m), T);
   out += "\n|---|";

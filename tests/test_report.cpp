@@ -102,6 +102,11 @@ TEST_CASE("tables against a baseline show paired nll differences and refuse what
   const auto table = render_table({report}, t);
   CHECK(table.find("| rope | 0.000 ± 0.000 |") != std::string::npos);
   CHECK(table.find("| yarn | **-0.375 ± 0.125** |") != std::string::npos);
+  CHECK(table.rfind("Δ nll per token vs rope", 0) == 0);
+  json other = report;  // the same runs renamed, on other data
+  other["data"] = {{"path", "elsewhere"}};
+  for (auto& run : other["runs"]) run["name"] = run["name"].get<std::string>() + "-other";
+  CHECK_THROWS_WITH(render_table({report, other}, t), Catch::Contains("other data"));
   t.baseline = "nope";
   CHECK_THROWS_WITH(render_table({report}, t), Catch::Contains("--baseline \"nope\" names 0 runs"));
   t.baseline = "rope";
@@ -109,60 +114,81 @@ TEST_CASE("tables against a baseline show paired nll differences and refuse what
 }
 
 TEST_CASE("claims: predicates over a report get held / not held / inconclusive verdicts") {
-  // 16 evaluated tokens, L = 4: four windows at L, two at 2L (each holding two L windows).
+  // 80 evaluated tokens, L = 4: 20 windows at L, 10 at 2L (each holding two L windows); every
+  // pattern below repeats 5 times, so pairing has 10 clusters at both lengths.
+  auto repeat = [](std::vector<double> pattern, int times) {
+    std::vector<double> out;
+    for (int i = 0; i < times; ++i) out.insert(out.end(), pattern.begin(), pattern.end());
+    return out;
+  };
   auto result = [](int T, std::vector<double> sums) {
     double total = 0;
     for (double s : sums) total += s;
-    return json{{"eval_length", T}, {"protocol", "nonoverlapping"}, {"nll", total / 16}, {"nll_stderr", 0.5},
-                {"tokens", 16}, {"per_window", {{"nll_sum", sums}, {"tokens", std::vector<int>(sums.size(), T)}}}};
+    return json{{"eval_length", T}, {"protocol", "nonoverlapping"}, {"nll", total / 80}, {"nll_stderr", 0.5},
+                {"tokens", 80}, {"per_window", {{"nll_sum", sums}, {"tokens", std::vector<int>(sums.size(), T)}}}};
   };
   json runs = json::array();
-  runs.push_back({{"name", "rope"}, {"train_length", 4}, {"results", {result(4, {8, 12, 8, 12}), result(8, {24, 28})}}});
-  runs.push_back({{"name", "alibi"}, {"train_length", 4}, {"results", {result(4, {6, 11, 6, 11}), result(8, {16, 18})}}});
+  runs.push_back({{"name", "rope"}, {"train_length", 4},
+                  {"results", {result(4, repeat({8, 12, 8, 12}, 5)), result(8, repeat({24, 28}, 5))}}});
+  runs.push_back({{"name", "alibi"}, {"train_length", 4},
+                  {"results", {result(4, repeat({6, 11, 6, 11}, 5)), result(8, repeat({16, 18}, 5))}}});
   auto claim = [](std::string left, double ll, std::string op, std::string right, double rl) {
     return json{{"claim", left + op + right}, {"left", {{"run", left}, {"length", ll}}}, {"op", op},
                 {"right", {{"run", right}, {"length", rl}}}};
   };
+  // Clustered SE of per-cluster differences d_k over n_k tokens (independent re-derivation).
+  auto se_of = [](std::vector<double> d, double n_k) {
+    const double W = double(d.size()), N = W * n_k;
+    double total = 0, ss = 0;
+    for (double x : d) total += x;
+    for (double x : d) ss += (x - n_k * total / N) * (x - n_k * total / N);
+    return std::sqrt(W / (W - 1) * ss) / N;
+  };
   json claims = json::array();
-  // alibi - rope at L: d_w = [-2, -1, -2, -1], mean -6/16 = -0.375, residuals d_w + 4*0.375 =
-  // [-0.5, 0.5, -0.5, 0.5], se = sqrt(4/3 * 1) / 16.
-  claims.push_back(claim("alibi", 1, "<", "rope", 1));
+  claims.push_back(claim("alibi", 1, "<", "rope", 1));  // d_w = [-2, -1] x 10: mean -30/80 = -0.375
   claims.push_back(claim("rope", 1, "<", "alibi", 1));
-  // alibi 2L vs L, paired over the two 2L windows: d = [16 - 17, 18 - 17] = [-1, 1], mean 0,
-  // se = sqrt(2/1 * 2) / 16 = 0.125.
+  claims.push_back(claim("alibi", 2, "~", "alibi", 1));  // clusters of 8: d = [16-17, 18-17] x 5, mean 0
+  claims.back()["tolerance"] = 0.05;
   claims.push_back(claim("alibi", 2, "~", "alibi", 1));
-  claims.back()["tolerance"] = 0.05;  // |d| + 2se = 0.25 > 0.05 > |d| - 2se: inconclusive
-  claims.push_back(claim("alibi", 2, "~", "alibi", 1));
-  claims.back()["tolerance"] = 0.3;  // 0.25 <= 0.3: held
-  claims.push_back(claim("alibi", 2, ">", "alibi", 1));  // d ± 2se = [-0.25, 0.25]: inconclusive
-  // rope 2L vs L: d = [24 - 20, 28 - 20] = [4, 8], mean 0.75, residuals [-2, 2], se = 0.25.
-  claims.push_back(claim("rope", 2, ">", "rope", 1));
+  claims.back()["tolerance"] = 0.3;
+  claims.push_back(claim("alibi", 2, ">", "alibi", 1));
+  claims.push_back(claim("rope", 2, ">", "rope", 1));  // d = [24-20, 28-20] x 5: mean 60/80 = 0.75
   const json report = {{"schema", kReportSchema}, {"name", "claims"}, {"runs", runs},
-                       {"evaluation", {{"tokens", 16}, {"sliding_stride", 4}}}, {"config", {{"claims", claims}}}};
+                       {"evaluation", {{"tokens", 80}, {"sliding_stride", 4}}}, {"config", {{"claims", claims}}}};
   const auto v = evaluate_claims(report);
   REQUIRE(v.size() == 6);
+  const double se0 = se_of(repeat({-2, -1}, 10), 4), se2 = se_of(repeat({-1, 1}, 5), 8), se5 = se_of(repeat({4, 8}, 5), 8);
   CHECK(v[0]["stderr_kind"] == "paired");
   CHECK(v[0]["difference"].get<double>() == Approx(-0.375));
-  CHECK(v[0]["stderr"].get<double>() == Approx(std::sqrt(4.0 / 3.0) / 16));
+  CHECK(v[0]["stderr"].get<double>() == Approx(se0));
   CHECK(v[0]["verdict"] == "held");
   CHECK(v[1]["verdict"] == "not held");
   CHECK(v[2]["stderr_kind"] == "paired");
   CHECK(v[2]["difference"].get<double>() == Approx(0.0).margin(1e-12));
-  CHECK(v[2]["stderr"].get<double>() == Approx(0.125));
-  CHECK(v[2]["verdict"] == "inconclusive");
-  CHECK(v[3]["verdict"] == "held");
-  CHECK(v[4]["verdict"] == "inconclusive");
+  CHECK(v[2]["stderr"].get<double>() == Approx(se2));
+  CHECK(v[2]["verdict"] == "inconclusive");  // 2se ~ 0.083: straddles the 0.05 tolerance
+  CHECK(v[3]["verdict"] == "held");          // within 0.3
+  CHECK(v[4]["verdict"] == "inconclusive");  // d = 0: neither direction
   CHECK(v[5]["difference"].get<double>() == Approx(0.75));
-  CHECK(v[5]["stderr"].get<double>() == Approx(0.25));
+  CHECK(v[5]["stderr"].get<double>() == Approx(se5));
   CHECK(v[5]["verdict"] == "held");
   // A difference that is certain but smaller than the margin is not "better".
   json strict = report;
   strict["config"]["claims"] = json::array({claims[0]});
-  strict["config"]["claims"][0]["margin"] = 0.6;  // d ± 2se = [-0.519, -0.231]: certainly less than 0.6
+  strict["config"]["claims"][0]["margin"] = 0.6;  // d ± 2se ~ [-0.43, -0.32]: certainly less than 0.6
   CHECK(evaluate_claims(strict)[0]["verdict"] == "not held");
-  strict["config"]["claims"][0]["margin"] = 0.3;  // -0.3 lies inside the interval: inconclusive
+  strict["config"]["claims"][0]["margin"] = 0.375;  // the margin lies inside the interval
   CHECK(evaluate_claims(strict)[0]["verdict"] == "inconclusive");
-  // Without per-window sums (older reports) the two errors are combined.
+  // Fewer than 10 clusters, or no per-window sums (older reports): the two errors are combined.
+  json few = report;
+  for (auto& run : few["runs"]) {
+    run["results"][0]["per_window"]["nll_sum"] = std::vector<double>(run["results"][0]["per_window"]["nll_sum"].begin(),
+                                                                     run["results"][0]["per_window"]["nll_sum"].begin() + 8);
+    run["results"][0]["per_window"]["tokens"] = std::vector<int>(8, 4);
+    run["results"][0]["tokens"] = 32;
+  }
+  few["evaluation"]["tokens"] = 32;
+  CHECK(evaluate_claims(few)[0]["stderr_kind"] == "independent");
   json old = report;
   old.erase("evaluation");
   const auto fallback = evaluate_claims(old);
@@ -191,6 +217,9 @@ TEST_CASE("claims in a config are checked against its runs and lengths") {
   bad = ok;
   bad["op"] = "~";
   CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("tolerance"));
+  bad = ok;
+  bad["protocol"] = "sliding";  // eval.protocols defaults to nonoverlapping only
+  CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("eval.protocols"));
   bad = ok;
   bad["slack"] = 1;
   CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("unknown key \"slack\""));
