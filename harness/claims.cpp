@@ -165,4 +165,10 @@ json evaluate_claims(const json& report) {
   return verdicts;
 }
 
+std::string verdict_line(const json& v) {
+  return fmt::format("{}: {} (d = {:+.3f} ± {:.3f} nats, {})", v["verdict"].get<std::string>(),
+                     v["claim"].get<std::string>(), v["difference"].get<double>(), v["stderr"].get<double>(),
+                     v["stderr_kind"].get<std::string>());
+}
+
 }  // namespace lb

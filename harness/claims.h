@@ -29,4 +29,7 @@ void validate_claims(const nlohmann::json& claims, const std::vector<std::string
 // One verdict per claim: the claim's fields plus difference, stderr, verdict.
 nlohmann::json evaluate_claims(const nlohmann::json& report);
 
+// "held: <claim> (d = -0.015 ± 0.001 nats, paired)": one verdict as a line for logs and the CLI.
+std::string verdict_line(const nlohmann::json& verdict);
+
 }  // namespace lb

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <malloc.h>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -159,10 +158,8 @@ int cmd_claims(int argc, char** argv) {
   if (auto config = args.get("config")) {
     // The claims must fit the report's runs and lengths, as they would at parse time.
     json cfg = report["config"];
-    std::ifstream in(*config);
-    if (!in) throw ConfigError(fmt::format("cannot open config file \"{}\"", *config));
-    json user = json::parse(in, nullptr, false);
-    if (user.is_discarded() || !user.is_object()) throw ConfigError(fmt::format("config file \"{}\" is not valid JSON", *config));
+    const json user = read_json_file(*config);
+    if (!user.is_object()) throw ConfigError(fmt::format("config file \"{}\" is not a JSON object", *config));
     cfg["claims"] = user.value("claims", json::array());
     std::vector<std::string> names;
     for (const auto& run : report["runs"]) names.push_back(run["name"]);
@@ -178,10 +175,7 @@ int cmd_claims(int argc, char** argv) {
   write_json_atomic(path, report);
   const auto md = (std::filesystem::path(path).parent_path() / "report.md").string();
   write_text_atomic(md, report_markdown(report));
-  for (const auto& v : report["claims"])
-    std::cout << fmt::format("{:<13} {} (d = {:+.3f} ± {:.3f} nats, {})\n", v["verdict"].get<std::string>(),
-                             v["claim"].get<std::string>(), v["difference"].get<double>(), v["stderr"].get<double>(),
-                             v["stderr_kind"].get<std::string>());
+  for (const auto& v : report["claims"]) std::cout << verdict_line(v) << "\n";
   return 0;
 }
 

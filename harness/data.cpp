@@ -17,6 +17,7 @@
 #include <random>
 
 #include "harness/hash.h"
+#include "harness/report.h"
 
 namespace lb {
 
@@ -226,12 +227,12 @@ json source_state(const DataConfig& c, const std::string& format) {
   std::vector<fs::path> files = format == "dir" ? list_files(c.path) : std::vector<fs::path>{c.path};
   uint64_t h = kFnvOffset;
   int64_t bytes = 0;
+  const fs::path base = format == "dir" ? fs::path(c.path) : fs::path(c.path).parent_path();
   for (const auto& f : files) {
     struct stat st {};
     if (::stat(f.c_str(), &st) != 0) throw DataError(fmt::format("cannot read data file \"{}\"", f.string()));
     bytes += st.st_size;
     const int64_t mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    const fs::path base = format == "dir" ? fs::path(c.path) : fs::path(c.path).parent_path();
     h = fnv1a(fmt::format("{}\t{}\t{}\n", fs::relative(f, base).string(), st.st_size, mtime_ns), h);
   }
   return {{"path", fs::absolute(c.path).lexically_normal().string()},
@@ -457,13 +458,8 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
         {"train_hash", train.hash()}, {"held_out_hash", held.hash()}}},
       {"build_seconds", seconds}};
   if (format == "jsonl") manifest["source"]["field"] = c.field;
-  const fs::path path = with_suffix(prefix, ".json"), tmp = with_suffix(path, fmt::format(".tmp{}", ::getpid()));
-  {
-    std::ofstream out(tmp);
-    out << manifest.dump(2) << "\n";
-    if (!out) throw DataError(fmt::format("cannot write token cache manifest \"{}\"", path.string()));
-  }
-  fs::rename(tmp, path);  // written last: a manifest means a complete cache
+  const fs::path path = with_suffix(prefix, ".json");
+  write_json_atomic(path.string(), manifest);  // written last: a manifest means a complete cache
   spdlog::info("token cache {}: {} train + {} held-out tokens in {:.1f}s", path.string(), train.count(), held.count(),
                seconds);
   return manifest;

@@ -147,9 +147,7 @@ void finish_report(json& report, const fs::path& out) {
     // A claim that cannot be checked must not cost the finished runs their report.
     try {
       report["claims"] = evaluate_claims(report);
-      for (const auto& v : report["claims"])
-        spdlog::info("claim {}: {} (d = {:+.3f} ± {:.3f} nats)", v["verdict"].get<std::string>(),
-                     v["claim"].get<std::string>(), v["difference"].get<double>(), v["stderr"].get<double>());
+      for (const auto& v : report["claims"]) spdlog::info("claim {}", verdict_line(v));
     } catch (const std::exception& e) {
       report["claims_error"] = e.what();
       spdlog::error("claims not checked: {} (fix them and run `lengthbench claims REPORT --config CONFIG`)", e.what());
@@ -220,24 +218,31 @@ json run_experiment(const Config& c, const RunOptions& options) {
     }
   }
 
-  // Sharding deals whole trained models (with all their runs) to shards, in config order.
-  std::vector<const RunSpec*> selected;
+  // Each run's trained model, named by its identity; sharding deals whole trained models (with
+  // all their runs) to shards, in config order.
+  struct Selected {
+    const RunSpec* run;
+    json identity;
+    std::string key;
+  };
+  std::vector<Selected> selected;
   {
     std::vector<std::string> groups;
     for (const auto& run : c.runs) {
-      const std::string key = short_hash(training_identity(c, run, max_length, corpus));
+      json identity = training_identity(c, run, max_length, corpus);
+      std::string key = run.encoding + "-" + short_hash(identity);
       auto g = std::find(groups.begin(), groups.end(), key);
       const size_t group = size_t(g - groups.begin());
       if (g == groups.end()) groups.push_back(key);
       if (options.shard_count == 0 || int(group % size_t(options.shard_count)) == options.shard_index - 1)
-        selected.push_back(&run);
+        selected.push_back({&run, std::move(identity), std::move(key)});
     }
     if (options.shard_count > 0) {
       if (options.shard_count > int(groups.size()))
         throw std::runtime_error(fmt::format("--shard {}/{}: this config trains {} models, so at most {} shards",
                                              options.shard_index, options.shard_count, groups.size(), groups.size()));
       json names = json::array();
-      for (const auto* run : selected) names.push_back(run->name);
+      for (const auto& s : selected) names.push_back(s.run->name);
       report["shard"] = {{"index", options.shard_index}, {"count", options.shard_count}, {"runs", names}};
       spdlog::info("shard {}/{}: {}", options.shard_index, options.shard_count, names.dump());
     }
@@ -245,15 +250,13 @@ json run_experiment(const Config& c, const RunOptions& options) {
 
   std::map<std::string, GPT> models;  // training identity -> trained model
   std::map<std::string, TrainStats> train_stats;
-  for (const RunSpec* selected_run : selected) {
-    const RunSpec& run = *selected_run;
+  for (const auto& [run_ptr, identity, key] : selected) {
+    const RunSpec& run = *run_ptr;
     if (auto hit = finished.find(run.name); hit != finished.end()) {
       spdlog::info("[{}] already evaluated in {}; kept", run.name, report_path);
       report["runs"].push_back(hit->second);
       continue;
     }
-    const json identity = training_identity(c, run, max_length, corpus);
-    const std::string key = run.encoding + "-" + short_hash(identity);
     if (!models.count(key)) {
       GPT model = build_model(c, run, corpus.vocab, max_length);
       TrainJob job = train_job(c, run.encoding);

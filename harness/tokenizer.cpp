@@ -1,12 +1,12 @@
 #include "harness/tokenizer.h"
 
 #include <dlfcn.h>
-#include <unistd.h>
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <mutex>
+
+#include "harness/report.h"
 
 namespace lb {
 
@@ -126,14 +126,7 @@ void train_sentencepiece(const std::function<bool(std::string&)>& next_line, con
   if (!sentencepiece_module().train(&args, pull, const_cast<std::function<bool(std::string&)>*>(&next_line), &proto, &error))
     throw std::runtime_error(fmt::format("SentencePiece training failed (data.tokenizer: type {}, vocab_size {}): {}",
                                          o.type, o.vocab_size, error));
-  const std::string tmp = fmt::format("{}.tmp{}", model_path, ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << proto;
-    if (!out) throw std::runtime_error(fmt::format("cannot write \"{}\"", tmp));
-  }
-  if (std::rename(tmp.c_str(), model_path.c_str()) != 0)
-    throw std::runtime_error(fmt::format("cannot write \"{}\"", model_path));
+  write_text_atomic(model_path, proto);
 }
 
 size_t invalid_utf8_offset(std::string_view text) {
