@@ -30,20 +30,19 @@ class Alibi : public Encoding {
   using Encoding::Encoding;
 
   PositionInputs positions(int64_t T, torch::Device device) override {
-    if (!bias_.defined() || bias_.size(-1) < T || bias_.device() != device) {
-      auto slopes = torch::tensor(alibi_slopes(int(spec_.heads)), torch::kFloat32).to(device);
-      bias_ = -slopes.view({-1, 1, 1}) * relative_distance(T, device).unsqueeze(0);
-    }
     PositionInputs in;
     in.length = T;
-    in.bias = slice_square(bias_, T);
+    in.bias = bias_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {1, 2}, [&](int64_t n, torch::Device dev) {
+      auto slopes = torch::tensor(alibi_slopes(int(spec_.heads)), torch::kFloat32).to(dev);
+      return -slopes.view({-1, 1, 1}) * relative_distance(n, dev).unsqueeze(0);  // [H, n, n]
+    });
     return in;
   }
 
   nlohmann::json inspect(int64_t) override { return {{"slopes", alibi_slopes(int(spec_.heads))}}; }
 
  private:
-  torch::Tensor bias_;  // [H, N, N] for the longest N seen; shorter sequences use a corner
+  PositionTableCache bias_;  // [H, T, T]
 };
 
 }  // namespace

@@ -8,22 +8,9 @@ namespace lb {
 
 void Encoding::set_scaling(const Scaling& scaling) {
   if (scaling.method != "none")
-    throw std::invalid_argument(fmt::format(
-        "scaling \"{}\" needs a rotary encoding (rope, xpos); encoding \"{}\" allows only \"none\"",
-        scaling.method, spec_.name));
-}
-
-std::vector<std::string> encoding_names() {
-  std::vector<std::string> names;
-  for (const auto& info : encoding_registry()) names.push_back(info.name);
-  return names;
-}
-
-const EncodingInfo& encoding_info(const std::string& name) {
-  for (const auto& info : encoding_registry())
-    if (info.name == name) return info;
-  throw std::invalid_argument(
-      fmt::format("unknown encoding \"{}\"; allowed: {}", name, fmt::join(encoding_names(), ", ")));
+    throw std::invalid_argument(fmt::format("scaling \"{}\" needs an encoding that takes scalings ({}); "
+                                            "encoding \"{}\" allows only \"none\"",
+                                            scaling.method, fmt::join(encodings_taking_scalings(), ", "), spec_.name));
 }
 
 std::shared_ptr<Encoding> make_encoding(EncodingSpec spec) {
@@ -54,8 +41,17 @@ torch::Tensor relative_distance(int64_t T, torch::Device device) {
   return (pos.unsqueeze(1) - pos.unsqueeze(0)).clamp_min(0);  // query i, key j: i - j
 }
 
-torch::Tensor slice_square(const torch::Tensor& bias, int64_t T) {
-  return bias.narrow(-1, 0, T).narrow(-2, 0, T);
+torch::Tensor PositionTableCache::get(int64_t T, torch::Device device, Reuse reuse,
+                                      const std::vector<int64_t>& position_dims, const Builder& build) {
+  const bool fits = reuse == Reuse::kSlicePrefix ? built_for_ >= T : built_for_ == T;
+  const bool inference_only = table_.defined() && table_.is_inference() && !c10::InferenceMode::is_enabled();
+  if (!table_.defined() || !fits || table_.device() != device || inference_only) {
+    table_ = build(T, device);
+    built_for_ = T;
+  }
+  auto out = table_;
+  for (int64_t dim : position_dims) out = out.narrow(dim, 0, T);
+  return out;
 }
 
 }  // namespace lb

@@ -2,14 +2,18 @@
 //
 // An encoding may (a) add position information to the token embeddings, (b) hand the attention
 // layers rotary tables (cos/sin, optional per-position q/k scales) and/or (c) an additive
-// attention bias. The model calls these hooks; it never branches on an encoding's name.
+// attention bias. The model calls these hooks; it never branches on an encoding's name, and the
+// harness reads what an encoding can do from its registry entry (EncodingCapabilities).
 #pragma once
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 #include <functional>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "encodings/registry.h"
+#include "encodings/rope_scaling.h"
 
 namespace lb {
 
@@ -34,13 +38,6 @@ struct EncodingSpec {
   int64_t head_dim() const { return d_model / heads; }
 };
 
-// An inference-time RoPE extension: method and factor s (nullopt = "auto": eval length / L).
-struct Scaling {
-  std::string method = "none";
-  std::optional<double> factor;
-  nlohmann::json options = nlohmann::json::object();  // e.g. beta_fast, beta_slow
-};
-
 class Encoding : public torch::nn::Module {
  public:
   explicit Encoding(EncodingSpec spec) : spec_(std::move(spec)) {}
@@ -50,9 +47,8 @@ class Encoding : public torch::nn::Module {
   virtual torch::Tensor embed(const torch::Tensor& x) { return x; }
   // Rotary tables and/or attention bias for sequences of length T.
   virtual PositionInputs positions(int64_t T, torch::Device device) = 0;
-  // Inference-time extension; only rotary encodings accept anything but "none".
+  // Inference-time extension; encodings whose registry entry takes scalings override it.
   virtual void set_scaling(const Scaling& scaling);
-  virtual bool accepts_scalings() const { return false; }
   // The encoding's numbers for `lengthbench inspect`, at sequence length T.
   virtual nlohmann::json inspect(int64_t T) = 0;
   // What happens past the training length, when the method has a rule worth stating.
@@ -65,21 +61,31 @@ class Encoding : public torch::nn::Module {
   EncodingSpec spec_;
 };
 
-struct EncodingInfo {
-  std::string name;
-  std::string description;
-  nlohmann::json option_defaults;  // every option the encoding accepts, with its default
-  std::function<std::shared_ptr<Encoding>(const EncodingSpec&)> make;
-};
-
-const std::vector<EncodingInfo>& encoding_registry();
-const EncodingInfo& encoding_info(const std::string& name);  // throws naming the allowed names
 // Fills option defaults, rejects unknown options, and builds the encoding.
 std::shared_ptr<Encoding> make_encoding(EncodingSpec spec);
-std::vector<std::string> encoding_names();
 
-// Helpers shared by several encodings.
-torch::Tensor relative_distance(int64_t T, torch::Device device);  // [T,T] i-j, clamped at 0
-torch::Tensor slice_square(const torch::Tensor& bias, int64_t T);  // [H,N,N] -> [H,T,T]
+// Helper shared by the relative encodings: [T, T] fp32 distance i - j of query i and key j,
+// clamped at 0 (the causal mask hides the rest).
+torch::Tensor relative_distance(int64_t T, torch::Device device);
+
+// The one cache for the position tables encodings (and the model's causal mask) build per
+// forward pass. Tables whose entries for positions < T do not depend on T (distances, ALiBi's
+// bias, sinusoids, RoPE at a fixed factor) are built once for the longest length seen and sliced;
+// tables that depend on T itself (RoPE with factor "auto", xPos's centred scales) are rebuilt
+// whenever T changes. A table is also rebuilt for another device, and a table made under
+// InferenceMode is never handed to code that records gradients (it could not be saved for backward).
+class PositionTableCache {
+ public:
+  enum class Reuse { kSlicePrefix, kExactLength };
+  using Builder = std::function<torch::Tensor(int64_t T, torch::Device device)>;
+  // position_dims: the dimensions indexed by position, sliced to T on the way out.
+  torch::Tensor get(int64_t T, torch::Device device, Reuse reuse, const std::vector<int64_t>& position_dims,
+                    const Builder& build);
+  void clear() { table_ = torch::Tensor(); }
+
+ private:
+  torch::Tensor table_;
+  int64_t built_for_ = 0;
+};
 
 }  // namespace lb

@@ -20,13 +20,12 @@ class Fire : public Encoding {
         "threshold", torch::tensor({threshold > 0 ? threshold : double(spec.train_length)}));
   }
   PositionInputs positions(int64_t T, torch::Device device) override {
-    if (!distance_.defined() || distance_.size(0) != T || distance_.device() != device)
-      distance_ = relative_distance(T, device);
+    auto distance = distance_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, relative_distance);
     auto c = log_c_.exp();
     auto psi = [&](const torch::Tensor& x) { return torch::log1p(c * x); };
     auto query = torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32).device(device));
     auto normaliser = psi(torch::maximum(query, threshold_.abs())).unsqueeze(1);  // [T, 1]
-    auto input = (psi(distance_) / normaliser).unsqueeze(-1);                     // [T, T, 1]
+    auto input = (psi(distance) / normaliser).unsqueeze(-1);                     // [T, T, 1]
     PositionInputs in;
     in.length = T;
     in.bias = mlp_->forward(input).permute({2, 0, 1});                           // [H, T, T]
@@ -39,7 +38,7 @@ class Fire : public Encoding {
  private:
   torch::nn::Sequential mlp_{nullptr};
   torch::Tensor log_c_, threshold_;
-  torch::Tensor distance_;
+  PositionTableCache distance_;  // [T, T]
 };
 
 }  // namespace

@@ -14,12 +14,11 @@ class Kerple : public Encoding {
     r2_ = register_parameter("r2", torch::rand({spec.heads, 1, 1}));
   }
   PositionInputs positions(int64_t T, torch::Device device) override {
-    if (!distance_.defined() || distance_.size(0) != T || distance_.device() != device)
-      distance_ = relative_distance(T, device);
+    auto distance = distance_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, relative_distance);
     const double eps = 1e-2;
     PositionInputs in;
     in.length = T;
-    in.bias = -r1_.clamp_min(eps) * torch::log1p(r2_.clamp_min(eps) * distance_.unsqueeze(0));
+    in.bias = -r1_.clamp_min(eps) * torch::log1p(r2_.clamp_min(eps) * distance.unsqueeze(0));
     return in;
   }
   nlohmann::json inspect(int64_t) override {
@@ -32,7 +31,7 @@ class Kerple : public Encoding {
 
  private:
   torch::Tensor r1_, r2_;   // [H, 1, 1]
-  torch::Tensor distance_;  // [T, T] cached per length
+  PositionTableCache distance_;  // [T, T]
 };
 
 }  // namespace

@@ -1,6 +1,10 @@
-// The list of encodings. Adding one: write encodings/<name>.cpp with a make_<name> factory,
-// add one line below (and the file to CMakeLists.txt), and test it in tests/test_encodings.cpp.
-#include "encodings/encoding.h"
+// The list of encodings. Adding one: write encodings/<name>.cpp with a make_<name> factory, add
+// one line below (and the file to CMakeLists.txt), and test it in tests/test_encodings.cpp.
+#include "encodings/registry.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <stdexcept>
 
 namespace lb {
 
@@ -16,25 +20,57 @@ std::shared_ptr<Encoding> make_fire(const EncodingSpec&);
 
 const std::vector<EncodingInfo>& encoding_registry() {
   using nlohmann::json;
+  using K = PositionKind;
+  // capabilities: {kind, takes_scalings, learned_positions}
   static const std::vector<EncodingInfo> registry = {
-      {"nope", "no positional encoding; causal masking only", json::object(), make_nope},
-      {"sinusoidal", "fixed interleaved sin/cos added to embeddings (Vaswani et al.)",
+      {"nope", "no positional encoding; causal masking only", {K::kNone, false, false}, json::object(), make_nope},
+      {"sinusoidal", "fixed interleaved sin/cos added to embeddings (Vaswani et al.)", {K::kAbsolute, false, false},
        {{"base", 10000.0}, {"scale", 0.02}}, make_sinusoidal},
-      {"learned", "learned absolute table; rows past L stay untrained", json::object(), make_learned},
-      {"t5", "T5 causal bucketed relative bias, per head, shared across layers",
+      {"learned", "learned absolute table; rows past L stay untrained", {K::kAbsolute, false, true}, json::object(),
+       make_learned},
+      {"t5", "T5 causal bucketed relative bias, per head, shared across layers", {K::kRelative, false, true},
        {{"num_buckets", 32}, {"max_distance", 128}}, make_t5},
-      {"rope", "rotary embeddings (Su et al.); accepts the inference-time scalings",
+      {"rope", "rotary embeddings (Su et al.); accepts the inference-time scalings", {K::kRelative, true, false},
        {{"base", 10000.0}}, make_rope},
-      {"alibi", "linear distance penalty with geometric head slopes (Press et al.)", json::object(),
-       make_alibi},
-      {"xpos", "rotary + exponential decay zeta^((i-j)/B) (Sun et al.)",
+      {"alibi", "linear distance penalty with geometric head slopes (Press et al.)", {K::kRelative, false, false},
+       json::object(), make_alibi},
+      {"xpos", "rotary + exponential decay zeta^((i-j)/B) (Sun et al.)", {K::kRelative, true, false},
        {{"base", 10000.0}, {"gamma", 0.4}, {"scale_base", 512.0}}, make_xpos},
       {"kerple", "KERPLE log kernel: -r1 log(1 + r2 (i-j)), learned per head (Chi et al.)",
-       json::object(), make_kerple},
-      {"fire", "FIRE: MLP of log distance normalised by query position (Li et al.)",
+       {K::kRelative, false, true}, json::object(), make_kerple},
+      {"fire", "FIRE: MLP of log distance normalised by query position (Li et al.)", {K::kRelative, false, true},
        {{"hidden", 32}, {"c", 1.0}, {"threshold", 0.0}}, make_fire},
   };
   return registry;
+}
+
+std::vector<std::string> encoding_names() {
+  std::vector<std::string> names;
+  for (const auto& info : encoding_registry()) names.push_back(info.name);
+  return names;
+}
+
+std::vector<std::string> encodings_taking_scalings() {
+  std::vector<std::string> names;
+  for (const auto& info : encoding_registry())
+    if (info.capabilities.takes_scalings) names.push_back(info.name);
+  return names;
+}
+
+const char* position_kind_name(PositionKind kind) {
+  switch (kind) {
+    case PositionKind::kNone: return "none";
+    case PositionKind::kAbsolute: return "absolute";
+    case PositionKind::kRelative: return "relative";
+  }
+  return "none";
+}
+
+const EncodingInfo& encoding_info(const std::string& name) {
+  for (const auto& info : encoding_registry())
+    if (info.name == name) return info;
+  throw std::invalid_argument(
+      fmt::format("unknown encoding \"{}\"; allowed: {}", name, fmt::join(encoding_names(), ", ")));
 }
 
 }  // namespace lb

@@ -1,7 +1,5 @@
 // Rotary position embeddings (Su et al. 2021), shared by `rope` and `xpos`.
 #pragma once
-#include <map>
-
 #include "encodings/encoding.h"
 #include "encodings/rope_scaling.h"
 
@@ -12,16 +10,17 @@ class Rope : public Encoding {
   explicit Rope(EncodingSpec spec) : Encoding(std::move(spec)) {}
   PositionInputs positions(int64_t T, torch::Device device) override;
   void set_scaling(const Scaling& scaling) override;
-  bool accepts_scalings() const override { return true; }
   nlohmann::json inspect(int64_t T) override;
 
  protected:
   RopeFrequencies frequencies(int64_t T) const;
-  // Hook for subclasses that add per-position q/k scales to the rotary tables.
-  virtual void add_scales(PositionInputs&, const torch::Tensor& pos) const {}
+  // Per-position q/k scales for subclasses (xPos): [2, T, head_dim/2] (q, k), or undefined.
+  virtual torch::Tensor scales(int64_t T) const { return {}; }
+  // Whether the scales depend on T itself (not just on the position).
+  virtual bool scales_depend_on_length() const { return false; }
 
   Scaling scaling_;
-  std::map<std::pair<int64_t, std::string>, PositionInputs> cache_;  // (T, device) -> tables
+  PositionTableCache tables_;  // [2 or 4, T, head_dim/2]: cos, sin (, q_scale, k_scale)
 };
 
 }  // namespace lb

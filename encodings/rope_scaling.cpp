@@ -1,115 +1,166 @@
+// The RoPE scaling table. Adding a method: one function below with the RopeScalingFn signature,
+// one line in scaling_methods(), and its tests in tests/test_rope_scaling.cpp.
 #include "encodings/rope_scaling.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 namespace lb {
 
-const std::vector<ScalingInfo>& scaling_registry() {
-  static const std::vector<ScalingInfo> registry = {
-      {"none", "plain RoPE at every length", nlohmann::json::object()},
-      {"pi", "Position Interpolation (Chen et al. 2023): positions / s", nlohmann::json::object()},
-      {"ntk", "NTK-aware scaling: base * s^(d/(d-2))", nlohmann::json::object()},
-      {"dynamic-ntk", "NTK-aware with s = max(1, T/L) recomputed from each sequence's length",
-       nlohmann::json::object()},
-      {"yarn", "YaRN (Peng et al. 2023): NTK-by-parts ramp + attention scale 0.1 ln s + 1",
-       {{"beta_fast", 32.0}, {"beta_slow", 1.0}}},
-      {"llama3", "Llama 3.1 frequency-band scaling (low/high wavelength bands)",
-       {{"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}}},
-  };
-  return registry;
+using nlohmann::json;
+
+std::vector<double> rope_inv_freq(int64_t head_dim, double base) {
+  std::vector<double> inv(size_t(head_dim / 2));
+  for (size_t i = 0; i < inv.size(); ++i) inv[i] = std::pow(base, -double(2 * i) / double(head_dim));
+  return inv;
 }
 
-const ScalingInfo& scaling_info(const std::string& method) {
-  std::vector<std::string> names;
-  for (const auto& s : scaling_registry()) {
-    if (s.name == method) return s;
-    names.push_back(s.name);
+std::vector<double> yarn_ramp(int64_t head_dim, double base, int64_t train_length, double beta_fast,
+                              double beta_slow) {
+  // Dimension index whose wavelength completes `rotations` turns over the training length.
+  auto correction_dim = [&](double rotations) {
+    return head_dim * std::log(train_length / (rotations * 2 * M_PI)) / (2 * std::log(base));
+  };
+  const double low = std::max(0.0, std::floor(correction_dim(beta_fast)));
+  double high = std::min(double(head_dim - 1), std::ceil(correction_dim(beta_slow)));
+  if (high == low) high += 0.001;  // avoid a zero-width ramp
+  std::vector<double> ramp(size_t(head_dim / 2));
+  for (size_t i = 0; i < ramp.size(); ++i) ramp[i] = std::clamp((double(i) - low) / (high - low), 0.0, 1.0);
+  return ramp;
+}
+
+double yarn_attention_scale(double s) { return s > 1 ? 0.1 * std::log(s) + 1.0 : 1.0; }
+
+namespace {
+
+RopeFrequencies plain(const RopeScalingArgs& a) { return {rope_inv_freq(a.head_dim, a.base), 1.0, 1.0}; }
+
+// Chen et al. 2023: positions / s, which is the same as every frequency / s.
+RopeFrequencies position_interpolation(const RopeScalingArgs& a) {
+  auto inv = rope_inv_freq(a.head_dim, a.base);
+  for (auto& f : inv) f /= a.factor;
+  return {inv, 1.0, a.factor};
+}
+
+// bloc97 2023: base * s^(d/(d-2)) keeps the highest frequency and interpolates the lowest by s.
+RopeFrequencies ntk_aware(const RopeScalingArgs& a) {
+  const double d = double(a.head_dim);
+  return {rope_inv_freq(a.head_dim, a.base * std::pow(a.factor, d / (d - 2))), 1.0, a.factor};
+}
+
+// Peng et al. 2023: NTK-by-parts (ramp between kept and interpolated dims) + attention scale.
+RopeFrequencies yarn(const RopeScalingArgs& a) {
+  auto inv = rope_inv_freq(a.head_dim, a.base);
+  const auto ramp = yarn_ramp(a.head_dim, a.base, a.train_length, a.options.at("beta_fast"),
+                              a.options.at("beta_slow"));
+  for (size_t i = 0; i < inv.size(); ++i) inv[i] = inv[i] * (1 - ramp[i]) + inv[i] / a.factor * ramp[i];
+  return {inv, yarn_attention_scale(a.factor), a.factor};
+}
+
+// Llama 3.1: wavelengths above L/low_freq_factor are divided by s, those below
+// L/high_freq_factor kept, and the band between blended linearly in L/wavelength.
+RopeFrequencies llama3(const RopeScalingArgs& a) {
+  const double low_ff = a.options.at("low_freq_factor"), high_ff = a.options.at("high_freq_factor");
+  const double L = double(a.train_length);
+  auto inv = rope_inv_freq(a.head_dim, a.base);
+  for (auto& f : inv) {
+    const double wavelength = 2 * M_PI / f;
+    if (wavelength > L / low_ff) {
+      f /= a.factor;
+    } else if (wavelength >= L / high_ff) {
+      const double smooth = (L / wavelength - low_ff) / (high_ff - low_ff);
+      f = (1 - smooth) * f / a.factor + smooth * f;
+    }
   }
+  return {inv, 1.0, a.factor};
+}
+
+}  // namespace
+
+const std::vector<ScalingMethod>& scaling_methods() {
+  // dynamic-ntk follows SPEC (s = max(1, T/L) into the NTK formula); HF's "dynamic" uses
+  // base * (factor*T/L - (factor-1))^(d/(d-2)) instead, so the two differ for factor > 1.
+  static const std::vector<ScalingMethod> methods = {
+      {"none", "plain RoPE at every length", json::object(), FactorRule::kNone, plain},
+      {"pi", "Position Interpolation (Chen et al. 2023): positions / s", json::object(), FactorRule::kGiven,
+       position_interpolation},
+      {"ntk", "NTK-aware scaling: base * s^(d/(d-2))", json::object(), FactorRule::kGiven, ntk_aware},
+      {"dynamic-ntk", "NTK-aware with s = max(1, T/L) from each sequence's length (takes no factor)",
+       json::object(), FactorRule::kFromLength, ntk_aware},
+      {"yarn", "YaRN (Peng et al. 2023): NTK-by-parts ramp + attention scale 0.1 ln s + 1",
+       {{"beta_fast", 32.0}, {"beta_slow", 1.0}}, FactorRule::kGiven, yarn},
+      {"llama3", "Llama 3.1 frequency-band scaling (low/high wavelength bands)",
+       {{"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}}, FactorRule::kGiven, llama3},
+  };
+  return methods;
+}
+
+std::vector<std::string> scaling_names() {
+  std::vector<std::string> names;
+  for (const auto& m : scaling_methods()) names.push_back(m.name);
+  return names;
+}
+
+const ScalingMethod& scaling_method(const std::string& name) {
+  for (const auto& m : scaling_methods())
+    if (m.name == name) return m;
   throw std::invalid_argument(
-      fmt::format("unknown scaling \"{}\"; allowed: {}", method, fmt::join(names, ", ")));
+      fmt::format("unknown scaling \"{}\"; allowed: {}", name, fmt::join(scaling_names(), ", ")));
 }
 
 Scaling validate_scaling(Scaling scaling) {
-  nlohmann::json options = scaling_info(scaling.method).option_defaults;
+  const auto& method = scaling_method(scaling.method);
+  json options = method.option_defaults;
   for (const auto& [key, value] : scaling.options.items()) {
-    if (!options.contains(key))
-      throw std::invalid_argument(
-          fmt::format("scaling \"{}\" has no option \"{}\"; allowed: {}", scaling.method, key,
-                      options.empty() ? std::string("none") : options.dump()));
+    if (!options.contains(key)) {
+      std::vector<std::string> allowed;
+      for (const auto& [k, v] : options.items()) allowed.push_back(k);
+      throw std::invalid_argument(fmt::format("scaling \"{}\" has no option \"{}\"; allowed: {}", scaling.method, key,
+                                              allowed.empty() ? std::string("none") : fmt::format("{}", fmt::join(allowed, ", "))));
+    }
     if (!value.is_number())
-      throw std::invalid_argument(fmt::format("scaling option \"{}\" must be a number", key));
+      throw std::invalid_argument(fmt::format("scaling option \"{}\" must be a number, got {}", key, value.dump()));
     options[key] = value;
   }
-  if (scaling.factor && !(*scaling.factor >= 1.0))
-    throw std::invalid_argument(
-        fmt::format("scaling factor must be \"auto\" or a number >= 1, got {}", *scaling.factor));
+  if (scaling.factor) {
+    if (method.factor_rule == FactorRule::kNone)
+      throw std::invalid_argument(fmt::format("scaling \"{}\" takes no factor", scaling.method));
+    if (method.factor_rule == FactorRule::kFromLength)
+      throw std::invalid_argument(fmt::format(
+          "scaling \"{}\" computes its own factor s = max(1, T/L) from each sequence; remove the factor", scaling.method));
+    if (!(*scaling.factor >= 1.0))
+      throw std::invalid_argument(
+          fmt::format("scaling factor must be \"auto\" or a number >= 1, got {}", *scaling.factor));
+  }
   scaling.options = options;
   return scaling;
 }
 
 double resolve_factor(const Scaling& scaling, int64_t train_length, int64_t seq_length) {
-  if (scaling.method == "dynamic-ntk" || !scaling.factor)
-    return std::max(1.0, double(seq_length) / double(train_length));
-  return *scaling.factor;
-}
-
-torch::Tensor rope_inv_freq(int64_t head_dim, double base) {
-  auto i = torch::arange(0, head_dim, 2, torch::kFloat64);
-  return torch::pow(base, -i / double(head_dim));
-}
-
-torch::Tensor yarn_ramp(int64_t head_dim, double base, int64_t train_length, double beta_fast,
-                        double beta_slow) {
-  // Dimension index whose wavelength completes `rotations` turns over the training length.
-  auto correction_dim = [&](double rotations) {
-    return head_dim * std::log(train_length / (rotations * 2 * M_PI)) / (2 * std::log(base));
-  };
-  double low = std::max(0.0, std::floor(correction_dim(beta_fast)));
-  double high = std::min(double(head_dim - 1), std::ceil(correction_dim(beta_slow)));
-  if (high == low) high += 0.001;  // avoid a zero-width ramp
-  auto idx = torch::arange(head_dim / 2, torch::kFloat64);
-  return ((idx - low) / (high - low)).clamp(0.0, 1.0);
-}
-
-RopeFrequencies rope_frequencies(int64_t head_dim, double base, const Scaling& scaling,
-                                 int64_t train_length, int64_t seq_length) {
-  const double s = resolve_factor(scaling, train_length, seq_length);
-  const double d = double(head_dim);
-  const auto& method = scaling.method;
-  RopeFrequencies out;
-  out.factor = s;
-  if (method == "none") {
-    out.inv_freq = rope_inv_freq(head_dim, base);
-    out.factor = 1.0;
-  } else if (method == "pi") {
-    out.inv_freq = rope_inv_freq(head_dim, base) / s;
-  } else if (method == "ntk" || method == "dynamic-ntk") {
-    out.inv_freq = rope_inv_freq(head_dim, base * std::pow(s, d / (d - 2)));
-  } else if (method == "yarn") {
-    auto extrapolated = rope_inv_freq(head_dim, base);
-    auto interpolated = extrapolated / s;
-    // ramp = 0 on high-frequency dims (kept as trained), 1 on low-frequency dims (interpolated).
-    auto ramp = yarn_ramp(head_dim, base, train_length, scaling.options.at("beta_fast"),
-                          scaling.options.at("beta_slow"));
-    out.inv_freq = extrapolated * (1 - ramp) + interpolated * ramp;
-    out.attention_scale = s > 1 ? 0.1 * std::log(s) + 1.0 : 1.0;
-  } else if (method == "llama3") {
-    const double low_ff = scaling.options.at("low_freq_factor");
-    const double high_ff = scaling.options.at("high_freq_factor");
-    auto inv = rope_inv_freq(head_dim, base);
-    auto wavelen = 2 * M_PI / inv;
-    const double low_wavelen = train_length / low_ff, high_wavelen = train_length / high_ff;
-    auto smooth = ((train_length / wavelen) - low_ff) / (high_ff - low_ff);
-    auto blended = (1 - smooth) * inv / s + smooth * inv;
-    out.inv_freq = torch::where(wavelen > low_wavelen, inv / s,
-                                torch::where(wavelen < high_wavelen, inv, blended));
-  } else {
-    throw std::invalid_argument(fmt::format("unknown scaling \"{}\"", method));
+  const double from_length = std::max(1.0, double(seq_length) / double(train_length));
+  switch (scaling_method(scaling.method).factor_rule) {
+    case FactorRule::kNone: return 1.0;
+    case FactorRule::kFromLength: return from_length;
+    case FactorRule::kGiven: return scaling.factor ? *scaling.factor : from_length;
   }
-  return out;
+  return 1.0;
+}
+
+bool depends_on_length(const Scaling& scaling) {
+  const auto rule = scaling_method(scaling.method).factor_rule;
+  return rule == FactorRule::kFromLength || (rule == FactorRule::kGiven && !scaling.factor);
+}
+
+RopeFrequencies rope_frequencies(int64_t head_dim, double base, const Scaling& scaling, int64_t train_length,
+                                 int64_t seq_length) {
+  const auto& method = scaling_method(scaling.method);
+  const json options = scaling.options.empty() ? method.option_defaults : scaling.options;
+  const RopeScalingArgs args{head_dim, base, resolve_factor(scaling, train_length, seq_length), train_length,
+                             seq_length, options};
+  return method.compute(args);
 }
 
 }  // namespace lb

@@ -1,42 +1,84 @@
-// Inverse frequencies of rotary position embeddings and their inference-time extensions
-// (Position Interpolation, NTK-aware, dynamic NTK, YaRN, Llama 3). Pure functions of the
-// numbers below, so each formula can be checked against hand-computed values.
+// Inference-time RoPE extensions as a table of pure functions (HF's ROPE_INIT_FUNCTIONS in C++):
+// each method is one function from (head_dim d, base, factor s, L, T, options) to inverse
+// frequencies and an attention scale, plus one table line in rope_scaling.cpp naming it, its
+// options with defaults, and how its factor is chosen. Torch-free: the rope encoding, `inspect`
+// and the tests call the same functions.
+//
+// Conventions: s >= 1 is the extension ratio (never stored inverted); attention_scale multiplies
+// q and k each, so the logits are scaled by its square.
 #pragma once
-#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "encodings/encoding.h"
-
 namespace lb {
 
-struct RopeFrequencies {
-  torch::Tensor inv_freq;        // [head_dim/2] float64, radians per position
-  double attention_scale = 1.0;  // multiplies q and k each (so logits by its square)
-  double factor = 1.0;           // the s actually used
+// A run's request: method, factor s (nullopt = "auto"), method options (e.g. beta_fast).
+struct Scaling {
+  std::string method = "none";
+  std::optional<double> factor;
+  nlohmann::json options = nlohmann::json::object();
 };
 
-struct ScalingInfo {
+struct RopeScalingArgs {
+  int64_t head_dim = 0;
+  double base = 10000.0;
+  double factor = 1.0;        // s, already resolved by resolve_factor
+  int64_t train_length = 0;   // L
+  int64_t seq_length = 0;     // T
+  const nlohmann::json& options;  // every option of the method, defaults filled
+};
+
+struct RopeFrequencies {
+  std::vector<double> inv_freq;  // [d/2], radians per position
+  double attention_scale = 1.0;  // multiplies q and k each
+  double factor = 1.0;           // the s used
+};
+
+using RopeScalingFn = RopeFrequencies (*)(const RopeScalingArgs&);
+
+// How a method's factor s is chosen.
+enum class FactorRule {
+  kNone,       // no factor (plain RoPE); giving one is an error
+  kGiven,      // a fixed number, or "auto" = max(1, T/L)
+  kFromLength  // always max(1, T/L) from the sequence's own length; giving one is an error
+};
+
+struct ScalingMethod {
   std::string name;
   std::string description;
-  nlohmann::json option_defaults;
+  nlohmann::json option_defaults;  // every option the method takes, with its default
+  FactorRule factor_rule;
+  RopeScalingFn compute;
 };
-const std::vector<ScalingInfo>& scaling_registry();
-const ScalingInfo& scaling_info(const std::string& method);  // throws naming the allowed methods
-// Fills defaults and rejects unknown methods/options (messages name the allowed values).
+
+const std::vector<ScalingMethod>& scaling_methods();
+const ScalingMethod& scaling_method(const std::string& name);  // throws naming the allowed methods
+std::vector<std::string> scaling_names();
+
+// Fills option defaults; rejects unknown methods, unknown or non-numeric options, a factor < 1,
+// and a factor given to a method that has none or computes its own. Messages name the allowed values.
 Scaling validate_scaling(Scaling scaling);
 
-// s for a sequence of length T: the fixed factor, or max(1, T / L) when the factor is "auto".
+// s for a sequence of length T (see FactorRule).
 double resolve_factor(const Scaling& scaling, int64_t train_length, int64_t seq_length);
+// Whether the frequencies change with the sequence length (factor "auto" or computed from T):
+// then tables cannot be built once for the longest length and sliced.
+bool depends_on_length(const Scaling& scaling);
 
-// base^(-2i/d), i = 0 .. d/2-1, computed in double precision.
-torch::Tensor rope_inv_freq(int64_t head_dim, double base);
+RopeFrequencies rope_frequencies(int64_t head_dim, double base, const Scaling& scaling, int64_t train_length,
+                                 int64_t seq_length);
 
-RopeFrequencies rope_frequencies(int64_t head_dim, double base, const Scaling& scaling,
-                                 int64_t train_length, int64_t seq_length);
-
-// YaRN's ramp over rotary dimensions: 0 below `low`, 1 above `high` (dimension index units).
-torch::Tensor yarn_ramp(int64_t head_dim, double base, int64_t train_length, double beta_fast,
-                        double beta_slow);
+// The paper quantities the methods are built from.
+// base^(-2i/d), i = 0 .. d/2-1 (Su et al.).
+std::vector<double> rope_inv_freq(int64_t head_dim, double base);
+// YaRN's ramp over rotary dimensions: 0 up to the dimension turning beta_fast times over L
+// (kept as trained), 1 from the one turning beta_slow times (fully interpolated).
+std::vector<double> yarn_ramp(int64_t head_dim, double base, int64_t train_length, double beta_fast,
+                              double beta_slow);
+// YaRN's attention scale sqrt(1/t) = 0.1 ln s + 1 (1 at s <= 1).
+double yarn_attention_scale(double s);
 
 }  // namespace lb

@@ -21,12 +21,11 @@ class Sinusoidal : public Encoding {
   using Encoding::Encoding;
 
   torch::Tensor embed(const torch::Tensor& x) override {
-    const int64_t T = x.size(1);
-    if (!table_.defined() || table_.size(0) < T || table_.device() != x.device())
-      table_ = sinusoidal_table(T, spec_.d_model, option("base")).to(x.device());
+    auto table = table_.get(x.size(1), x.device(), PositionTableCache::Reuse::kSlicePrefix, {0},
+                            [&](int64_t n, torch::Device dev) { return sinusoidal_table(n, spec_.d_model, option("base")).to(dev); });
     // Token embeddings start at std 0.02; an unscaled table (rms 0.71) would drown them. Scaling
     // the table keeps Vaswani et al.'s ratio (sqrt(d)-scaled embeddings of std ~1 plus the table).
-    return x + table_.narrow(0, 0, T) * double(option("scale"));
+    return x + table * double(option("scale"));
   }
   PositionInputs positions(int64_t T, torch::Device) override {
     PositionInputs in;
@@ -44,7 +43,7 @@ class Sinusoidal : public Encoding {
   }
 
  private:
-  torch::Tensor table_;
+  PositionTableCache table_;  // [T, d_model]
 };
 
 }  // namespace

@@ -26,12 +26,13 @@ class T5Bias : public Encoding {
     bias_table_ = register_parameter("bias", torch::zeros({buckets, spec.heads}));
   }
   PositionInputs positions(int64_t T, torch::Device device) override {
-    if (!buckets_.defined() || buckets_.size(0) != T || buckets_.device() != device)
-      buckets_ = bucket_matrix(T).to(device);
+    auto buckets = buckets_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, [&](int64_t n, torch::Device dev) {
+      return t5_bucket(relative_distance(n, torch::kCPU), option("num_buckets"), option("max_distance")).to(dev);
+    });
     PositionInputs in;
     in.length = T;
     // Gather per forward (the table is trained), but once for all layers.
-    in.bias = bias_table_.index({buckets_}).permute({2, 0, 1});
+    in.bias = bias_table_.index({buckets}).permute({2, 0, 1});
     return in;
   }
   nlohmann::json inspect(int64_t T) override {
@@ -43,11 +44,8 @@ class T5Bias : public Encoding {
   }
 
  private:
-  torch::Tensor bucket_matrix(int64_t T) const {
-    return t5_bucket(relative_distance(T, torch::kCPU), option("num_buckets"), option("max_distance"));
-  }
-  torch::Tensor bias_table_;  // [num_buckets, H]
-  torch::Tensor buckets_;     // [T, T] bucket of (i - j), cached per length
+  torch::Tensor bias_table_;     // [num_buckets, H]
+  PositionTableCache buckets_;   // [T, T] bucket of (i - j)
 };
 
 }  // namespace

@@ -11,16 +11,18 @@ class XPos : public Rope {
   using Rope::Rope;
 
  protected:
-  void add_scales(PositionInputs& in, const torch::Tensor& pos) const override {
+  torch::Tensor scales(int64_t T) const override {
     const int64_t half = spec_.head_dim() / 2;
     const double gamma = option("gamma"), scale_base = option("scale_base");
+    // fp32 like the tables themselves.
     // zeta_i = (2i/d + gamma) / (1 + gamma): low dims decay fast, high dims barely.
     auto zeta = (torch::arange(half, torch::kFloat32) * 2.0 / spec_.head_dim() + gamma) / (1 + gamma);
     // Positions centred on the middle of the sequence keep the scales near 1 (as in torchscale).
-    auto exponent = (pos - double(in.length / 2)) / scale_base;
-    in.q_scale = torch::pow(zeta.unsqueeze(0), exponent.unsqueeze(1));
-    in.k_scale = 1.0 / in.q_scale;
+    auto exponent = (torch::arange(T, torch::kFloat32) - double(T / 2)) / scale_base;
+    auto q_scale = torch::pow(zeta.unsqueeze(0), exponent.unsqueeze(1));
+    return torch::stack({q_scale, 1.0 / q_scale});
   }
+  bool scales_depend_on_length() const override { return true; }
 };
 
 }  // namespace

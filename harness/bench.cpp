@@ -4,10 +4,10 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "harness/data.h"
-#include "harness/model.h"
-#include "harness/report.h"
-#include "harness/trainer.h"
+#include "harness/model/precision.h"
+#include "harness/model/model.h"
+#include "harness/report/environment.h"
+#include "harness/model/trainer.h"
 
 namespace lb {
 
@@ -33,7 +33,8 @@ double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats) {
 }
 
 json run_bench(const BenchOptions& o) {
-  torch::set_num_threads(o.threads);
+  const Hardware hardware = detect_hardware("cpu");
+  const PrecisionChoice precision = choose_precision(o.precision, "cpu", hardware);
   EncodingSpec spec;
   spec.name = o.encoding;
   spec.d_model = o.d_model;
@@ -55,7 +56,7 @@ json run_bench(const BenchOptions& o) {
   job.train.warmup_steps = 0;
   job.train.lr = 1e-3;
   job.train.log_every = 1 << 30;
-  job.bf16 = o.precision == "bf16";
+  job.bf16 = precision.effective == "bf16";
   job.train.steps = o.warmup;
   train(model, stream, job, torch::kCPU);
   job.train.steps = o.steps;
@@ -82,7 +83,10 @@ json run_bench(const BenchOptions& o) {
     eval_s = seconds_since(t0);
   }
   return {{"side", "lengthbench"},
-          {"precision", o.precision},
+          {"precision", precision.effective},
+          {"precision_choice", precision.to_json(hardware)},
+          {"cpu", hardware.cpu_model},
+          {"threads", at::get_num_threads()},
           {"train_tokens_per_second", double(o.steps * o.batch * o.length) / train_s},
           {"eval_tokens_per_second", double(o.eval_batches * B * T) / eval_s},
           {"eval_length", T},

@@ -9,8 +9,8 @@ namespace lb {
 struct BenchOptions {
   int64_t layers = 4, d_model = 128, heads = 4, length = 128, batch = 16;
   int64_t steps = 30, warmup = 5, eval_batches = 4, eval_tokens = 16384;
-  int threads = 2;
-  std::string precision = "bf16";
+  int threads = 2;                  // set by the caller (use_threads); recorded here
+  std::string precision = "auto";   // auto: bf16 only where the CPU has it natively
   std::string encoding = "rope";
 };
 

@@ -1,6 +1,7 @@
 #include "harness/cli.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <malloc.h>
 #include <filesystem>
@@ -11,13 +12,15 @@
 #include "encodings/encoding.h"
 #include "encodings/rope_scaling.h"
 #include "harness/bench.h"
-#include "harness/claims.h"
+#include "harness/report/claims.h"
 #include "harness/config.h"
-#include "harness/data.h"
-#include "harness/plots.h"
-#include "harness/report.h"
+#include "harness/data/corpus.h"
+#include "harness/report/plots.h"
+#include "harness/report/files.h"
+#include "harness/report/markdown.h"
+#include "harness/report/publish.h"
 #include "harness/runner.h"
-#include "harness/tables.h"
+#include "harness/report/tables.h"
 
 namespace lb {
 
@@ -117,7 +120,7 @@ int cmd_run(int argc, char** argv) {
     default_out += fmt::format("/shard-{}-of-{}", options.shard_index, options.shard_count);
   }
   options.out_dir = args.get("out").value_or(default_out);
-  if (args.get("threads")) options.threads = int(args.integer("threads", 1));
+  use_threads(args.get("threads") ? int(args.integer("threads", 1)) : config.threads);
   json report = run_experiment(config, options);
   TableOptions table;
   std::cout << "\n" << render_table({report}, table);
@@ -128,7 +131,7 @@ int cmd_tokenize(int argc, char** argv) {
   Args args(argc, argv, 2, {"set", "threads"});
   if (args.positional.size() != 1) throw UsageError("tokenize takes one CONFIG file");
   Config config = load_config(args.positional[0], args.all("set"));
-  torch::set_num_threads(resolve_threads(args.get("threads") ? int(args.integer("threads", 1)) : config.threads));
+  use_threads(args.get("threads") ? int(args.integer("threads", 1)) : config.threads);
   const Corpus corpus = load_corpus(config.data);
   std::cout << corpus.summary.dump(2) << "\n";
   return 0;
@@ -166,7 +169,7 @@ int cmd_claims(int argc, char** argv) {
     try {
       validate_claims(cfg["claims"], names, cfg["eval"]["lengths"].get<std::vector<double>>(),
                       cfg["eval"]["protocols"].get<std::vector<std::string>>());
-    } catch (const std::invalid_argument& e) {
+    } catch (const ConfigError& e) {
       throw ConfigError(fmt::format("{}: {}", *config, e.what()));
     }
     report["config"]["claims"] = cfg["claims"];
@@ -226,8 +229,8 @@ int cmd_inspect(int argc, char** argv) {
 int cmd_bench(int argc, char** argv) {
   Args args(argc, argv, 2, {"layers", "d-model", "heads", "length", "batch", "steps", "warmup", "threads",
                             "precision", "encoding", "eval-tokens", "gemm-peak"});
+  const int threads = use_threads(int(args.integer("threads", 2)));
   if (auto peak = args.get("gemm-peak")) {  // --gemm-peak N: square GEMM size
-    torch::set_num_threads(int(args.integer("threads", 2)));
     const int64_t n = args.integer("gemm-peak", 1024);
     std::cout << json{{"gemm", n}, {"fp32_flops", gemm_peak(n, torch::kFloat32, 10)},
                       {"bf16_flops", gemm_peak(n, torch::kBFloat16, 10)}}.dump() << "\n";
@@ -242,22 +245,27 @@ int cmd_bench(int argc, char** argv) {
   o.steps = args.integer("steps", o.steps);
   o.warmup = args.integer("warmup", o.warmup);
   o.eval_tokens = args.integer("eval-tokens", o.eval_tokens);
-  o.threads = int(args.integer("threads", o.threads));
+  o.threads = threads;
   o.precision = args.get("precision").value_or(o.precision);
-  if (o.precision != "bf16" && o.precision != "fp32") throw UsageError("--precision: allowed: bf16, fp32");
+  if (o.precision != "auto" && o.precision != "bf16" && o.precision != "fp32")
+    throw UsageError("--precision: allowed: auto, bf16, fp32");
   o.encoding = args.get("encoding").value_or(o.encoding);
   std::cout << run_bench(o).dump() << "\n";
   return 0;
 }
 
 int cmd_list() {
-  std::cout << "encodings (trained in):\n";
+  std::cout << "encodings (trained in; positions, then what else it can do):\n";
   for (const auto& e : encoding_registry()) {
+    std::string traits = position_kind_name(e.capabilities.kind);
+    if (e.capabilities.takes_scalings) traits += ", takes scalings";
+    if (e.capabilities.learned_positions) traits += ", learned positions";
     std::string opts = e.option_defaults.empty() ? "" : "  options " + e.option_defaults.dump();
-    std::cout << fmt::format("  {:<12} {}{}\n", e.name, e.description, opts);
+    std::cout << fmt::format("  {:<12} {} [{}]{}\n", e.name, e.description, traits, opts);
   }
-  std::cout << "scalings (inference-time, rope and xpos models; factor \"auto\" = max(1, T/L) or a number):\n";
-  for (const auto& s : scaling_registry()) {
+  std::cout << fmt::format("scalings (inference-time, for {}; factor \"auto\" = max(1, T/L) or a number >= 1):\n",
+                           fmt::join(encodings_taking_scalings(), ", "));
+  for (const auto& s : scaling_methods()) {
     std::string opts = s.option_defaults.empty() ? "" : "  options " + s.option_defaults.dump();
     std::cout << fmt::format("  {:<12} {}{}\n", s.name, s.description, opts);
   }

@@ -5,36 +5,54 @@
 #include <fstream>
 #include <set>
 
+#include "encodings/registry.h"
 #include "encodings/rope_scaling.h"
-#include "harness/claims.h"
 
 namespace lb {
 
 using nlohmann::json;
 
+namespace {
+
+// Calls a struct's `fields` list without doing anything: detects structs that have one.
+struct NoVisit {
+  template <class F>
+  void operator()(const char*, F&) const {}
+};
+template <class T, class = void>
+struct has_fields : std::false_type {};
+template <class T>
+struct has_fields<T, std::void_t<decltype(T::fields(std::declval<T&>(), NoVisit{}))>> : std::true_type {};
+
+template <class T>
+json to_json_value(const T& value) {
+  if constexpr (has_fields<T>::value) {
+    json out = json::object();
+    T::fields(value, [&](const char* key, const auto& field) { out[key] = to_json_value(field); });
+    return out;
+  } else {
+    return json(value);
+  }
+}
+
+// `j` has passed the type checks against the defaults, so every get<> succeeds.
+template <class T>
+void from_json_value(const json& j, T& value) {
+  if constexpr (has_fields<T>::value)
+    T::fields(value, [&](const char* key, auto& field) { from_json_value(j.at(key), field); });
+  else
+    value = j.get<T>();
+}
+
+}  // namespace
+
 const json& config_defaults() {
-  static const json defaults = json::parse(R"({
-    "name": "lengthbench",
-    "description": "",
-    "seed": 1234,
-    "threads": 0,
-    "precision": "bf16",
-    "device": "cpu",
-    "data": {"path": "datasets/corpora/kernel-docs", "format": "auto", "field": "text",
-             "vocab_size": 0, "held_out_fraction": 0.05, "eval_tokens": 131072,
-             "tokenizer": {"kind": "bytes", "model": "", "type": "unigram", "vocab_size": 4096,
-                           "max_sentences": 300000},
-             "cache_dir": "datasets/cache"},
-    "model": {"layers": 4, "d_model": 128, "heads": 4, "mlp_ratio": 4},
-    "train": {"length": 128, "steps": 600, "batch_size": 16, "lr": 0.003, "min_lr_ratio": 0.1,
-              "warmup_steps": 50, "weight_decay": 0.1, "grad_clip": 1.0, "beta1": 0.9,
-              "beta2": 0.95, "log_every": 50, "checkpoint_every": 200},
-    "eval": {"lengths": [1, 2, 3, 4], "protocols": ["nonoverlapping"], "sliding_stride": 0,
-             "bucket_width": 1, "batch_tokens": 16384,
-             "passkey": {"trials": 0, "depths": [0.1, 0.5, 0.9], "digits": 5}},
-    "runs": [],
-    "claims": []
-  })");
+  static const json defaults = [] {
+    json d = to_json_value(Config{});
+    d["runs"] = json::array();
+    d["claims"] = json::array();
+    return d;
+  }();
   return defaults;
 }
 
@@ -89,12 +107,58 @@ json merge(const json& defaults, const json& user, const std::string& prefix) {
   return out;
 }
 
-template <typename T>
-T positive(const json& cfg, const std::string& section, const std::string& key) {
-  T v = cfg.at(section).at(key).get<T>();
-  if (!(v > 0)) throw ConfigError(fmt::format("config key \"{}.{}\" must be > 0, got {}", section, key, v));
-  return v;
+const char* kOps[] = {"<", ">", "~"};
+
+// "config key \"claims[i].suffix\""
+std::string key_name(size_t i, const std::string& suffix = "") {
+  return fmt::format("config key \"claims[{}]{}\"", i, suffix);
 }
+
+}  // namespace
+
+void validate_claims(const json& claims, const std::vector<std::string>& run_names, const std::vector<double>& lengths,
+                     const std::vector<std::string>& protocols) {
+  if (!claims.is_array()) throw ConfigError("config key \"claims\" must be an array");
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const auto& c = claims[i];
+    if (!c.is_object() || !c.contains("claim") || !c["claim"].is_string())
+      throw ConfigError(key_name(i) + " needs \"claim\": the claim in words");
+    for (const auto& key : c.items())
+      if (key.key() != "claim" && key.key() != "left" && key.key() != "right" && key.key() != "op" &&
+          key.key() != "tolerance" && key.key() != "margin" && key.key() != "protocol")
+        throw ConfigError(fmt::format(
+            "{}: unknown key \"{}\"; allowed: claim, left, op, right, margin (< >), tolerance (~), protocol",
+            key_name(i), key.key()));
+    const std::string op = c.value("op", "");
+    if (std::find(std::begin(kOps), std::end(kOps), op) == std::end(kOps))
+      throw ConfigError(fmt::format("{} must be one of <, >, ~ (got \"{}\")", key_name(i, ".op"), op));
+    if (op == "~" && !(c.contains("tolerance") && c["tolerance"].is_number() && c["tolerance"].get<double>() > 0))
+      throw ConfigError(key_name(i, ".tolerance") + " (nats, > 0) is required with op \"~\"");
+    if (c.contains("margin") && (op == "~" || !c["margin"].is_number() || c["margin"].get<double>() < 0))
+      throw ConfigError(key_name(i, ".margin") + " (nats, >= 0) goes with op \"<\" or \">\"");
+    const std::string protocol = c.value("protocol", "nonoverlapping");
+    if (std::find(protocols.begin(), protocols.end(), protocol) == protocols.end())
+      throw ConfigError(fmt::format("{} is \"{}\", which eval.protocols ({}) does not evaluate",
+                                              key_name(i, ".protocol"), protocol, fmt::join(protocols, ", ")));
+    for (const char* side : {"left", "right"}) {
+      const std::string prefix = std::string(".") + side;
+      if (!c.contains(side) || !c[side].is_object() || !c[side].contains("run") || !c[side]["run"].is_string() ||
+          !c[side].contains("length") || !c[side]["length"].is_number())
+        throw ConfigError(key_name(i, prefix) + " must be {\"run\": NAME, \"length\": multiple of L}");
+      const std::string run = c[side]["run"];
+      if (std::find(run_names.begin(), run_names.end(), run) == run_names.end())
+        throw ConfigError(fmt::format("{} is \"{}\", not a run of this config; runs: {}",
+                                                key_name(i, prefix + ".run"), run, fmt::join(run_names, ", ")));
+      const double length = c[side]["length"];
+      if (std::find(lengths.begin(), lengths.end(), length) == lengths.end())
+        throw ConfigError(fmt::format("{} is {}, not in eval.lengths ({})", key_name(i, prefix + ".length"),
+                                                length, fmt::join(lengths, ", ")));
+    }
+  }
+}
+
+
+namespace {
 
 RunSpec parse_run(const json& entry, size_t index) {
   const std::string where = fmt::format("runs[{}]", index);
@@ -117,9 +181,9 @@ RunSpec parse_run(const json& entry, size_t index) {
     throw ConfigError(fmt::format("config key \"{}.encoding\": {}", where, e.what()));
   }
   run.scaling.method = string_field("scaling", "none");
-  const ScalingInfo* scaling = nullptr;
+  const ScalingMethod* scaling = nullptr;
   try {
-    scaling = &scaling_info(run.scaling.method);
+    scaling = &scaling_method(run.scaling.method);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(fmt::format("config key \"{}.scaling\": {}", where, e.what()));
   }
@@ -154,29 +218,31 @@ RunSpec parse_run(const json& entry, size_t index) {
                                     where, f.dump()));
     }
   }
-  if (run.scaling.method != "none" && run.encoding != "rope" && run.encoding != "xpos")
-    throw ConfigError(fmt::format("config key \"{}.scaling\": \"{}\" needs a rotary encoding (rope, xpos), "
-                                  "not \"{}\"", where, run.scaling.method, run.encoding));
+  if (run.scaling.method != "none" && !info->capabilities.takes_scalings)
+    throw ConfigError(fmt::format("config key \"{}.scaling\": \"{}\" needs an encoding that takes scalings ({}), "
+                                  "not \"{}\"", where, run.scaling.method, fmt::join(encodings_taking_scalings(), ", "),
+                                  run.encoding));
   if (entry.contains("finetune")) {
-    json ft = merge(json{{"steps", 0}, {"length", 2.0}, {"lr", 0.0}}, entry["finetune"], where + ".finetune");
-    run.finetune.steps = ft["steps"].get<int64_t>();
-    run.finetune.length = ft["length"].get<double>();
-    run.finetune.lr = ft["lr"].get<double>();
+    from_json_value(merge(to_json_value(FinetuneConfig{}), entry["finetune"], where + ".finetune"), run.finetune);
     if (run.finetune.steps < 0 || run.finetune.length < 1.0)
       throw ConfigError(fmt::format("config key \"{}.finetune\": steps must be >= 0 and length >= 1", where));
     // "auto" would fine-tune at s = length but evaluate at s = T/L: a different model per length.
-    if (run.finetune.steps > 0 && run.scaling.method != "none" && run.scaling.method != "dynamic-ntk" &&
-        !run.scaling.factor)
+    if (run.finetune.steps > 0 && scaling->factor_rule == FactorRule::kGiven && !run.scaling.factor)
       throw ConfigError(fmt::format("config key \"{}.factor\": a fine-tuned run needs a fixed factor "
                                     "(e.g. {:g}, the fine-tune length), not \"auto\"", where, run.finetune.length));
   }
-  run.scaling = validate_scaling(run.scaling);
+  try {
+    run.scaling = validate_scaling(run.scaling);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("config key \"{}.factor\": {}", where, e.what()));
+  }
   run.entry = entry;
   run.entry["name"] = run.name;
   run.entry["scaling"] = run.scaling.method;
-  run.entry["factor"] = run.scaling.method == "none" ? json(nullptr)
-                        : run.scaling.factor          ? json(*run.scaling.factor)
-                                                      : json("auto");
+  // "auto" = s from the sequence length, whether chosen (kGiven) or built in (kFromLength).
+  run.entry["factor"] = scaling->factor_rule == FactorRule::kNone ? json(nullptr)
+                        : run.scaling.factor                      ? json(*run.scaling.factor)
+                                                                  : json("auto");
   return run;
 }
 
@@ -225,112 +291,79 @@ void apply_override(json& config, const std::string& assignment) {
 Config parse_config(const json& user) {
   const json resolved = merge(config_defaults(), user, "");
   Config c;
+  from_json_value(resolved, c);
   c.resolved = resolved;
-  c.name = resolved["name"];
-  c.seed = resolved["seed"].get<uint64_t>();
-  c.threads = resolved["threads"];
-  if (c.threads < 0) throw ConfigError("config key \"threads\" must be >= 0 (0 = all cores)");
-  c.precision = resolved["precision"];
-  if (c.precision != "bf16" && c.precision != "fp32")
-    throw ConfigError(fmt::format("config key \"precision\" must be \"bf16\" or \"fp32\", got \"{}\"", c.precision));
-  c.device = resolved["device"];
-  if (c.device != "cpu" && c.device != "cuda")
-    throw ConfigError(fmt::format("config key \"device\" must be \"cpu\" or \"cuda\", got \"{}\"", c.device));
+  auto fail_unless = [](bool ok, const std::string& message) {
+    if (!ok) throw ConfigError(message);
+  };
+  auto one_of = [](const std::string& key, const std::string& value, const std::vector<std::string>& allowed) {
+    if (std::find(allowed.begin(), allowed.end(), value) == allowed.end())
+      throw ConfigError(fmt::format("config key \"{}\" is \"{}\"; allowed: {}", key, value, fmt::join(allowed, ", ")));
+  };
+  auto positive = [](const std::string& key, double value) {
+    if (!(value > 0)) throw ConfigError(fmt::format("config key \"{}\" must be > 0, got {}", key, value));
+  };
+  fail_unless(c.threads >= 0, "config key \"threads\" must be >= 0 (0 = all cores)");
+  one_of("precision", c.precision, {"auto", "bf16", "fp32"});
+  one_of("device", c.device, {"cpu", "cuda"});
 
-  const auto& d = resolved["data"];
-  c.data.path = d["path"];
-  c.data.format = d["format"];
-  c.data.field = d["field"];
-  c.data.vocab_size = d["vocab_size"];
-  c.data.held_out_fraction = d["held_out_fraction"];
-  if (!(c.data.held_out_fraction > 0 && c.data.held_out_fraction < 1))
-    throw ConfigError("config key \"data.held_out_fraction\" must be in (0, 1)");
-  c.data.eval_tokens = positive<int64_t>(resolved, "data", "eval_tokens");
-  c.data.cache_dir = d["cache_dir"];
-  const auto& t = d["tokenizer"];
-  auto& tok = c.data.tokenizer;
-  tok.kind = t["kind"];
-  tok.model = t["model"];
-  tok.type = t["type"];
-  tok.vocab_size = t["vocab_size"];
-  tok.max_sentences = t["max_sentences"];
-  if (tok.kind != "bytes" && tok.kind != "sentencepiece")
-    throw ConfigError(fmt::format("config key \"data.tokenizer.kind\" must be \"bytes\" or \"sentencepiece\", got \"{}\"",
-                                  tok.kind));
-  if (tok.kind == "bytes" && !tok.model.empty())
-    throw ConfigError("config key \"data.tokenizer.model\" is set but data.tokenizer.kind is \"bytes\" "
-                      "(set kind to \"sentencepiece\" to use the model)");
-  if (tok.type != "unigram" && tok.type != "bpe")
-    throw ConfigError(fmt::format("config key \"data.tokenizer.type\" must be \"unigram\" or \"bpe\", got \"{}\"", tok.type));
-  if (tok.vocab_size < 300 || tok.vocab_size > 65536)
-    throw ConfigError(fmt::format("config key \"data.tokenizer.vocab_size\" must be in [300, 65536] (byte fallback "
-                                  "takes 256 ids), got {}", tok.vocab_size));
-  if (tok.max_sentences <= 0) throw ConfigError("config key \"data.tokenizer.max_sentences\" must be > 0");
+  fail_unless(c.data.held_out_fraction > 0 && c.data.held_out_fraction < 1,
+              "config key \"data.held_out_fraction\" must be in (0, 1)");
+  positive("data.eval_tokens", double(c.data.eval_tokens));
+  const auto& tok = c.data.tokenizer;
+  one_of("data.tokenizer.kind", tok.kind, {"bytes", "sentencepiece"});
+  fail_unless(tok.kind != "bytes" || tok.model.empty(),
+              "config key \"data.tokenizer.model\" is set but data.tokenizer.kind is \"bytes\" "
+              "(set kind to \"sentencepiece\" to use the model)");
+  one_of("data.tokenizer.type", tok.type, {"unigram", "bpe"});
+  fail_unless(tok.vocab_size >= 300 && tok.vocab_size <= 65536,
+              fmt::format("config key \"data.tokenizer.vocab_size\" must be in [300, 65536] (byte fallback takes 256 "
+                          "ids), got {}", tok.vocab_size));
+  positive("data.tokenizer.max_sentences", double(tok.max_sentences));
 
-  c.model.layers = positive<int64_t>(resolved, "model", "layers");
-  c.model.d_model = positive<int64_t>(resolved, "model", "d_model");
-  c.model.heads = positive<int64_t>(resolved, "model", "heads");
-  c.model.mlp_ratio = positive<int64_t>(resolved, "model", "mlp_ratio");
-  if (c.model.d_model % c.model.heads != 0)
-    throw ConfigError(fmt::format("config key \"model.d_model\" ({}) must be divisible by \"model.heads\" ({})",
-                                  c.model.d_model, c.model.heads));
+  positive("model.layers", double(c.model.layers));
+  positive("model.d_model", double(c.model.d_model));
+  positive("model.heads", double(c.model.heads));
+  positive("model.mlp_ratio", double(c.model.mlp_ratio));
+  fail_unless(c.model.d_model % c.model.heads == 0,
+              fmt::format("config key \"model.d_model\" ({}) must be divisible by \"model.heads\" ({})", c.model.d_model,
+                          c.model.heads));
 
-  c.train.length = positive<int64_t>(resolved, "train", "length");
-  c.train.steps = resolved["train"]["steps"];
-  if (c.train.steps < 0) throw ConfigError("config key \"train.steps\" must be >= 0");
-  c.train.batch_size = positive<int64_t>(resolved, "train", "batch_size");
-  c.train.lr = positive<double>(resolved, "train", "lr");
-  c.train.min_lr_ratio = resolved["train"]["min_lr_ratio"];
-  c.train.warmup_steps = resolved["train"]["warmup_steps"];
-  c.train.weight_decay = resolved["train"]["weight_decay"];
-  c.train.grad_clip = resolved["train"]["grad_clip"];
-  c.train.beta1 = resolved["train"]["beta1"];
-  c.train.beta2 = resolved["train"]["beta2"];
-  c.train.log_every = positive<int64_t>(resolved, "train", "log_every");
-  c.train.checkpoint_every = positive<int64_t>(resolved, "train", "checkpoint_every");
+  positive("train.length", double(c.train.length));
+  fail_unless(c.train.steps >= 0, "config key \"train.steps\" must be >= 0");
+  positive("train.batch_size", double(c.train.batch_size));
+  positive("train.lr", c.train.lr);
+  positive("train.log_every", double(c.train.log_every));
+  positive("train.checkpoint_every", double(c.train.checkpoint_every));
 
-  const auto& e = resolved["eval"];
-  c.eval.lengths = e["lengths"].get<std::vector<double>>();
-  if (c.eval.lengths.empty()) throw ConfigError("config key \"eval.lengths\" must list at least one multiple of train.length");
+  fail_unless(!c.eval.lengths.empty(), "config key \"eval.lengths\" must list at least one multiple of train.length");
   for (double m : c.eval.lengths)
-    if (!(m > 0) || c.eval_length(m) < 2)
-      throw ConfigError(fmt::format("config key \"eval.lengths\": {} is not a usable multiple of train.length", m));
-  c.eval.protocols = e["protocols"].get<std::vector<std::string>>();
-  for (const auto& p : c.eval.protocols)
-    if (p != "nonoverlapping" && p != "sliding")
-      throw ConfigError(fmt::format("config key \"eval.protocols\": unknown protocol \"{}\"; allowed: nonoverlapping, sliding", p));
-  if (c.eval.protocols.empty()) throw ConfigError("config key \"eval.protocols\" must not be empty");
-  c.eval.sliding_stride = e["sliding_stride"];
-  if (c.eval.sliding_stride < 0) throw ConfigError("config key \"eval.sliding_stride\" must be >= 0 (0 = train.length)");
+    fail_unless(m > 0 && c.eval_length(m) >= 2,
+                fmt::format("config key \"eval.lengths\": {} is not a usable multiple of train.length", m));
+  fail_unless(!c.eval.protocols.empty(), "config key \"eval.protocols\" must not be empty");
+  for (const auto& p : c.eval.protocols) one_of("eval.protocols[]", p, {"nonoverlapping", "sliding"});
+  fail_unless(c.eval.sliding_stride >= 0, "config key \"eval.sliding_stride\" must be >= 0 (0 = train.length)");
   if (c.eval.sliding_stride == 0) c.eval.sliding_stride = c.train.length;
-  c.eval.bucket_width = positive<double>(resolved, "eval", "bucket_width");
-  c.eval.batch_tokens = positive<int64_t>(resolved, "eval", "batch_tokens");
-  const auto& passkey = e["passkey"];
-  c.eval.passkey_trials = passkey["trials"];
-  c.eval.passkey_depths = passkey["depths"].get<std::vector<double>>();
-  c.eval.passkey_digits = passkey["digits"];
-  if (c.eval.passkey_trials < 0 || c.eval.passkey_digits < 1)
-    throw ConfigError("config keys \"eval.passkey.trials\" (>= 0) and \"eval.passkey.digits\" (>= 1) out of range");
-  for (double d : c.eval.passkey_depths)
-    if (d < 0 || d > 1) throw ConfigError(fmt::format("config key \"eval.passkey.depths\": {} is not in [0, 1]", d));
+  positive("eval.bucket_width", c.eval.bucket_width);
+  positive("eval.batch_tokens", double(c.eval.batch_tokens));
+  fail_unless(c.eval.passkey.trials >= 0 && c.eval.passkey.digits >= 1,
+              "config keys \"eval.passkey.trials\" (>= 0) and \"eval.passkey.digits\" (>= 1) out of range");
+  for (double d : c.eval.passkey.depths)
+    fail_unless(d >= 0 && d <= 1, fmt::format("config key \"eval.passkey.depths\": {} is not in [0, 1]", d));
 
   const auto& runs = resolved["runs"];
-  if (runs.empty()) throw ConfigError("config key \"runs\" must list at least one run, e.g. {\"encoding\": \"rope\"}");
+  fail_unless(!runs.empty(), "config key \"runs\" must list at least one run, e.g. {\"encoding\": \"rope\"}");
   std::set<std::string> names;
   for (size_t i = 0; i < runs.size(); ++i) {
     c.runs.push_back(parse_run(runs[i], i));
-    if (!names.insert(c.runs.back().name).second)
-      throw ConfigError(fmt::format("config key \"runs[{}].name\": duplicate run name \"{}\"", i, c.runs.back().name));
+    fail_unless(names.insert(c.runs.back().name).second,
+                fmt::format("config key \"runs[{}].name\": duplicate run name \"{}\"", i, c.runs.back().name));
     c.resolved["runs"][i] = c.runs.back().entry;
   }
   c.resolved["eval"]["sliding_stride"] = c.eval.sliding_stride;
   std::vector<std::string> run_names;
   for (const auto& run : c.runs) run_names.push_back(run.name);
-  try {
-    validate_claims(resolved["claims"], run_names, c.eval.lengths, c.eval.protocols);
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError(e.what());
-  }
+  validate_claims(resolved["claims"], run_names, c.eval.lengths, c.eval.protocols);
   return c;
 }
 

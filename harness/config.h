@@ -1,55 +1,115 @@
-// Experiment configuration: JSON with defaults, `--set key.path=value` overrides, and strict
-// validation (unknown keys and wrong types fail with a message naming the key).
+// Experiment configuration. The structs below are the one source of every key, its default and
+// its type: each lists its fields once (`fields`), and the JSON defaults, the type checks of a
+// user's file and `--set` overrides, and the parsing are all derived from that list. Unknown
+// keys and wrong types fail with a message naming the key. Torch-free.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "encodings/encoding.h"
-#include "harness/model.h"
+#include "encodings/rope_scaling.h"
 
 namespace lb {
 
 struct TokenizerConfig {
-  std::string kind = "bytes";  // bytes | sentencepiece
-  std::string model;           // an existing SentencePiece .model; empty = train one on the training split
-  std::string type = "unigram";  // unigram | bpe (training only)
-  int64_t vocab_size = 4096;     // training only
-  int64_t max_sentences = 300000;
+  std::string kind = "bytes";      // bytes | sentencepiece
+  std::string model;               // an existing SentencePiece .model; empty = train one on the training split
+  std::string type = "unigram";    // unigram | bpe (training only)
+  int64_t vocab_size = 4096;       // training only
+  int64_t max_sentences = 300000;  // training only
+  template <class Self, class Visit>
+  static void fields(Self& s, Visit&& v) {
+    v("kind", s.kind), v("model", s.model), v("type", s.type), v("vocab_size", s.vocab_size),
+        v("max_sentences", s.max_sentences);
+  }
 };
 
 struct DataConfig {
-  std::string path;
+  std::string path = "datasets/corpora/kernel-docs";
   std::string format = "auto";  // auto | text | dir | jsonl | bin | bytes
-  std::string field = "text";  // JSONL text field
-  int64_t vocab_size = 0;  // .bin token files: required; byte formats: 256
+  std::string field = "text";   // JSONL text field
+  int64_t vocab_size = 0;       // .bin token files: required; byte formats: 256
   double held_out_fraction = 0.05;
   int64_t eval_tokens = 131072;
   TokenizerConfig tokenizer;
   std::string cache_dir = "datasets/cache";  // tokenized streams + manifests
+  template <class Self, class Visit>
+  static void fields(Self& s, Visit&& v) {
+    v("path", s.path), v("format", s.format), v("field", s.field), v("vocab_size", s.vocab_size),
+        v("held_out_fraction", s.held_out_fraction), v("eval_tokens", s.eval_tokens), v("tokenizer", s.tokenizer),
+        v("cache_dir", s.cache_dir);
+  }
+};
+
+struct ModelConfig {
+  int64_t vocab = 256;  // not a config key: the corpus's tokenizer decides it
+  int64_t layers = 4;
+  int64_t d_model = 128;
+  int64_t heads = 4;
+  int64_t mlp_ratio = 4;
+  template <class Self, class Visit>
+  static void fields(Self& s, Visit&& v) {
+    v("layers", s.layers), v("d_model", s.d_model), v("heads", s.heads), v("mlp_ratio", s.mlp_ratio);
+  }
 };
 
 struct TrainConfig {
-  int64_t length = 128, steps = 600, batch_size = 16, warmup_steps = 50;
-  double lr = 3e-3, min_lr_ratio = 0.1, weight_decay = 0.1, grad_clip = 1.0, beta1 = 0.9, beta2 = 0.95;
-  int64_t log_every = 50, checkpoint_every = 200;
+  int64_t length = 128;  // L
+  int64_t steps = 600;
+  int64_t batch_size = 16;
+  double lr = 3e-3;
+  double min_lr_ratio = 0.1;
+  int64_t warmup_steps = 50;
+  double weight_decay = 0.1;
+  double grad_clip = 1.0;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  int64_t log_every = 50;
+  int64_t checkpoint_every = 200;
+  template <class Self, class Visit>
+  static void fields(Self& s, Visit&& v) {
+    v("length", s.length), v("steps", s.steps), v("batch_size", s.batch_size), v("lr", s.lr),
+        v("min_lr_ratio", s.min_lr_ratio), v("warmup_steps", s.warmup_steps), v("weight_decay", s.weight_decay),
+        v("grad_clip", s.grad_clip), v("beta1", s.beta1), v("beta2", s.beta2), v("log_every", s.log_every),
+        v("checkpoint_every", s.checkpoint_every);
+  }
+};
+
+struct PasskeyConfig {
+  int64_t trials = 0;  // 0 = no passkey probe
+  std::vector<double> depths = {0.1, 0.5, 0.9};
+  int64_t digits = 5;
+  template <class Self, class Visit>
+  static void fields(Self& s, Visit&& v) {
+    v("trials", s.trials), v("depths", s.depths), v("digits", s.digits);
+  }
 };
 
 struct EvalConfig {
-  std::vector<double> lengths;  // multiples of train.length
-  std::vector<std::string> protocols;
+  std::vector<double> lengths = {1, 2, 3, 4};  // multiples of train.length
+  std::vector<std::string> protocols = {"nonoverlapping"};
   int64_t sliding_stride = 0;  // tokens; 0 = train.length
   double bucket_width = 1.0;   // multiples of train.length
   int64_t batch_tokens = 16384;
-  int64_t passkey_trials = 0;  // 0 = no passkey probe
-  std::vector<double> passkey_depths;
-  int64_t passkey_digits = 5;
+  PasskeyConfig passkey;
+  template <class Self, class Visit>
+  static void fields(Self& s, Visit&& v) {
+    v("lengths", s.lengths), v("protocols", s.protocols), v("sliding_stride", s.sliding_stride),
+        v("bucket_width", s.bucket_width), v("batch_tokens", s.batch_tokens), v("passkey", s.passkey);
+  }
 };
 
+// A run entry's "finetune": continue training with the run's scaling at length x L.
 struct FinetuneConfig {
   int64_t steps = 0;
-  double length = 0;  // multiple of train.length
-  double lr = 0;      // 0 = train.lr * 0.1
+  double length = 2.0;  // multiple of train.length
+  double lr = 0.0;      // 0 = train.lr * 0.1
+  template <class Self, class Visit>
+  static void fields(Self& s, Visit&& v) {
+    v("steps", s.steps), v("length", s.length), v("lr", s.lr);
+  }
 };
 
 struct RunSpec {
@@ -62,27 +122,39 @@ struct RunSpec {
 };
 
 struct Config {
-  nlohmann::json resolved;  // the fully resolved configuration, as written to the report
-  std::string name;
+  std::string name = "lengthbench";
+  std::string description;
   uint64_t seed = 1234;
-  int threads = 0;
-  std::string precision = "bf16";
-  std::string device = "cpu";
+  int threads = 0;                 // 0 = all cores
+  std::string precision = "auto";  // auto | bf16 | fp32 (auto: bf16 only where the hardware has it natively)
+  std::string device = "cpu";      // cpu | cuda
   DataConfig data;
   ModelConfig model;
   TrainConfig train;
   EvalConfig eval;
-  std::vector<RunSpec> runs;
+  std::vector<RunSpec> runs;      // key "runs": a list of run entries
+  nlohmann::json resolved;        // the fully resolved configuration, as written to the report
+  template <class Self, class Visit>
+  static void fields(Self& s, Visit&& v) {
+    v("name", s.name), v("description", s.description), v("seed", s.seed), v("threads", s.threads),
+        v("precision", s.precision), v("device", s.device), v("data", s.data), v("model", s.model),
+        v("train", s.train), v("eval", s.eval);
+  }
 
   int64_t eval_length(double multiple) const;
   std::vector<int64_t> eval_lengths() const;
 };
 
+// Every key with its default, derived from the structs (plus "runs" and "claims", empty).
 const nlohmann::json& config_defaults();
 // Applies "a.b.c=value" (value parsed as JSON, else taken as a string) to `config`.
 void apply_override(nlohmann::json& config, const std::string& assignment);
 Config parse_config(const nlohmann::json& user);
 Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// The shape of config key "claims" (what a claim means: harness/report/claims.h), checked
+// against the config's run names, eval lengths and protocols; throws ConfigError naming the entry.
+void validate_claims(const nlohmann::json& claims, const std::vector<std::string>& run_names,
+                     const std::vector<double>& lengths, const std::vector<std::string>& protocols);
 
 struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;

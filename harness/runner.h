@@ -12,19 +12,13 @@ namespace lb {
 
 struct RunOptions {
   std::string out_dir = "results/run";
-  int threads = -1;  // -1: take the config's
   // --shard i/N (1-based): run only this slice. Runs sharing a trained model (e.g. rope and its
   // scalings) stay in one shard; trained models are dealt to shards in config order.
   int shard_index = 0, shard_count = 0;  // 0: no sharding
 };
 
-int resolve_threads(int requested);  // 0 = all cores
+// Sets libtorch's intra-op threads for the process (0 = all cores) and returns the count; every
+// entry point calls it once, first.
+int use_threads(int requested);
 nlohmann::json run_experiment(const Config& config, const RunOptions& options);
-std::string report_markdown(const nlohmann::json& report);
-
-// `lengthbench merge`: joins the reports of every shard of one config (same config and data,
-// each shard complete and present once) into one report, written to out_dir with its tables,
-// plots and claims.
-nlohmann::json merge_reports(const std::vector<nlohmann::json>& shards, const std::string& out_dir);
-
 }  // namespace lb

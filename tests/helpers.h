@@ -7,7 +7,8 @@
 #include <string>
 
 #include "encodings/encoding.h"
-#include "harness/model.h"
+#include "harness/model/model.h"
+#include "harness/model/trainer.h"
 
 namespace lb::test {
 
@@ -25,6 +26,20 @@ inline GPT tiny_model(const std::string& encoding, int64_t train_length = 16, in
   cfg.heads = heads;
   torch::manual_seed(7);
   return GPT(cfg, make_encoding(spec));
+}
+
+// A short fp32 training job for tests (no checkpoints, no progress lines).
+inline TrainJob quick_job(int64_t length, int64_t steps, int64_t batch_size = 16) {
+  TrainJob job;
+  job.label = "test";
+  job.train.length = length;
+  job.train.steps = steps;
+  job.train.batch_size = batch_size;
+  job.train.warmup_steps = 5;
+  job.train.lr = 3e-3;
+  job.train.log_every = 1 << 30;
+  job.bf16 = false;
+  return job;
 }
 
 inline std::vector<double> to_vector(const torch::Tensor& t) {

@@ -1,4 +1,6 @@
-#include "harness/data.h"
+#include "harness/data/corpus.h"
+#include "harness/data/sampler.h"
+#include "harness/data/sources.h"
 #include "tests/helpers.h"
 
 using namespace lb;

@@ -78,7 +78,7 @@ TEST_CASE("Sinusoidal table is interleaved sin/cos with base 10000") {
 }
 
 TEST_CASE("RoPE inverse frequencies are base^(-2i/d)") {
-  auto inv = to_vector(rope_inv_freq(8, 10000.0));
+  auto inv = rope_inv_freq(8, 10000.0);
   std::vector<double> want = {1.0, 0.1, 0.01, 0.001};
   for (int i = 0; i < 4; ++i) CHECK(inv[i] == Approx(want[i]));
 }
@@ -169,10 +169,54 @@ TEST_CASE("registry: unknown encodings and options are rejected with the allowed
   CHECK_THROWS_WITH(make_encoding({"alibi", 30, 4, 16, 64}), Catch::Contains("divisible"));
 }
 
-TEST_CASE("only rotary encodings accept scalings") {
-  auto alibi = make_encoding({"alibi", 32, 4, 16, 64});
+TEST_CASE("only encodings whose registry entry takes scalings accept them") {
   Scaling pi;
   pi.method = "pi";
-  CHECK_THROWS_WITH(alibi->set_scaling(pi), Catch::Contains("rotary"));
-  CHECK_NOTHROW(make_encoding({"rope", 32, 4, 16, 64})->set_scaling(pi));
+  CHECK(encodings_taking_scalings() == std::vector<std::string>{"rope", "xpos"});
+  for (const auto& info : encoding_registry()) {
+    INFO(info.name);
+    auto encoding = make_encoding({info.name, 32, 4, 16, 64});
+    if (info.capabilities.takes_scalings)
+      CHECK_NOTHROW(encoding->set_scaling(pi));
+    else
+      CHECK_THROWS_WITH(encoding->set_scaling(pi), Catch::Contains("needs an encoding that takes scalings (rope, xpos)"));
+  }
+}
+
+TEST_CASE("the position-table cache slices prefix tables, rebuilds length-dependent ones, and never hands inference tensors to autograd") {
+  PositionTableCache cache;
+  int builds = 0;
+  auto build = [&](int64_t n, torch::Device) {
+    ++builds;
+    return torch::arange(n, torch::kFloat32).view({1, n}).expand({2, n}).contiguous();
+  };
+  using R = PositionTableCache::Reuse;
+  CHECK(cache.get(8, torch::kCPU, R::kSlicePrefix, {1}, build).size(1) == 8);
+  CHECK(cache.get(4, torch::kCPU, R::kSlicePrefix, {1}, build).equal(torch::arange(4, torch::kFloat32).expand({2, 4})));
+  CHECK(builds == 1);  // a shorter length is a slice of the longer table
+  cache.get(16, torch::kCPU, R::kSlicePrefix, {1}, build);
+  CHECK(builds == 2);  // a longer one is built
+  cache.get(8, torch::kCPU, R::kExactLength, {1}, build);
+  CHECK(builds == 3);  // length-dependent tables are built for exactly T
+  cache.get(8, torch::kCPU, R::kExactLength, {1}, build);
+  CHECK(builds == 3);
+  {
+    c10::InferenceMode guard;
+    cache.clear();
+    CHECK(cache.get(8, torch::kCPU, R::kSlicePrefix, {1}, build).is_inference());
+  }
+  CHECK(!cache.get(8, torch::kCPU, R::kSlicePrefix, {1}, build).is_inference());
+  CHECK(builds == 5);
+}
+
+TEST_CASE("rope with factor \"auto\" builds its tables for each length, not a slice of a longer one") {
+  auto plain = make_encoding({"rope", 64, 2, 16, 64});
+  auto pi = make_encoding({"rope", 64, 2, 16, 64});
+  Scaling s;
+  s.method = "pi";
+  pi->set_scaling(validate_scaling(s));
+  const auto long_tables = pi->positions(64, torch::kCPU);  // s = 4
+  const auto short_tables = pi->positions(16, torch::kCPU);  // s = 1: plain RoPE
+  CHECK(torch::equal(short_tables.cos, plain->positions(16, torch::kCPU).cos));
+  CHECK(!torch::equal(short_tables.cos, long_tables.cos.narrow(0, 0, 16)));
 }

@@ -1,5 +1,8 @@
-#include "harness/data.h"
-#include "harness/trainer.h"
+#include "harness/data/corpus.h"
+#include "harness/data/sampler.h"
+#include "harness/data/sources.h"
+#include "harness/model/precision.h"
+#include "harness/model/trainer.h"
 #include "tests/helpers.h"
 
 using namespace lb;
@@ -26,16 +29,7 @@ TEST_CASE("a tiny model's loss goes down") {
   for (int i = 0; i < 400; ++i) text += "the quick brown fox jumps over the lazy dog " + std::to_string(i % 10) + "\n";
   auto stream = torch::from_blob(text.data(), {int64_t(text.size())}, torch::kUInt8).clone();
   auto model = test::tiny_model("rope", 32);
-  TrainJob job;
-  job.label = "test";
-  job.train.length = 32;
-  job.train.steps = 60;
-  job.train.batch_size = 8;
-  job.train.warmup_steps = 5;
-  job.train.lr = 3e-3;
-  job.train.log_every = 1000;
-  job.bf16 = false;
-  auto stats = train(model, stream, job, torch::kCPU);
+  auto stats = train(model, stream, test::quick_job(32, 60, 8), torch::kCPU);
   CHECK(stats.first_loss == Approx(std::log(256.0)).margin(0.3));
   CHECK(stats.final_loss < stats.first_loss - 2.0);
   CHECK(stats.tokens == 60 * 8 * 32);
@@ -98,4 +92,50 @@ TEST_CASE("training resumes from a checkpoint to the same weights as an uninterr
   train(resumed, stream, job, torch::kCPU);
   auto a = straight->parameters(), b = resumed->parameters();
   for (size_t i = 0; i < a.size(); ++i) CHECK(torch::allclose(a[i], b[i], 1e-5, 1e-6));
+}
+
+TEST_CASE("precision auto picks bf16 only where the hardware computes it natively (injected flags)") {
+  const Hardware zen5{"AMD EPYC 9B45", {"avx2", "avx512f", "avx512_bf16"}, 0};
+  const Hardware avx2_only{"AMD EPYC 7B13", {"avx2"}, 0};
+  const Hardware sapphire{"Intel Xeon", {"avx2", "avx512f", "amx_bf16", "avx512_bf16"}, 0};
+  const Hardware amx_only{"Intel Xeon", {"avx2", "avx512f", "amx_bf16"}, 0};
+  CHECK(choose_precision("auto", "cpu", zen5).effective == "bf16");
+  CHECK(choose_precision("auto", "cpu", sapphire).effective == "bf16");
+  CHECK(choose_precision("auto", "cpu", amx_only).effective == "bf16");
+  const auto fallback = choose_precision("auto", "cpu", avx2_only);
+  CHECK(fallback.effective == "fp32");
+  CHECK_THAT(fallback.reason, Catch::Contains("neither avx512_bf16 nor amx_bf16"));
+  // An explicit bf16 is honoured, and flagged where it is emulated.
+  const auto forced = choose_precision("bf16", "cpu", avx2_only);
+  CHECK(forced.effective == "bf16");
+  CHECK(forced.emulated);
+  CHECK_THAT(forced.reason, Catch::Contains("emulated") && Catch::Contains("slower"));
+  CHECK(!choose_precision("bf16", "cpu", zen5).emulated);
+  CHECK(choose_precision("fp32", "cpu", zen5).effective == "fp32");
+  // CUDA: compute capability 8.0 (Ampere) and later.
+  CHECK(choose_precision("auto", "cuda", Hardware{"x", {}, 8}).effective == "bf16");
+  CHECK(choose_precision("auto", "cuda", Hardware{"x", {}, 7}).effective == "fp32");
+  CHECK(choose_precision("auto", "cuda", Hardware{"x", {}, 0}).effective == "fp32");
+  const auto j = fallback.to_json(avx2_only);
+  CHECK(j["requested"] == "auto");
+  CHECK(j["effective"] == "fp32");
+  CHECK(j["cpu_flags"] == nlohmann::json({"avx2"}));
+}
+
+TEST_CASE("CPUID detection agrees with the kernel's /proc/cpuinfo flags") {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, flags;
+  while (std::getline(in, line))
+    if (line.rfind("flags", 0) == 0) {
+      flags = line + " ";
+      break;
+    }
+  if (flags.empty()) return;  // not Linux/x86: nothing to compare against
+  const auto hw = detect_hardware("cpu");
+  for (const std::string flag : {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}) {
+    INFO(flag);
+    const bool kernel = flags.find(" " + flag + " ") != std::string::npos;
+    const bool cpuid = std::find(hw.cpu_flags.begin(), hw.cpu_flags.end(), flag) != hw.cpu_flags.end();
+    CHECK(kernel == cpuid);
+  }
 }

@@ -1,36 +1,24 @@
 #include <fstream>
 #include <sstream>
 
-#include "harness/claims.h"
+#include "harness/report/claims.h"
 #include "harness/config.h"
-#include "harness/report.h"
+#include "harness/report/files.h"
 #include "harness/runner.h"
-#include "harness/tables.h"
+#include "harness/report/tables.h"
 #include "tests/helpers.h"
 
 using namespace lb;
 using nlohmann::json;
 
-static json sample_report() {
-  auto result = [](int T, const char* protocol, double nll, double se) {
-    return json{{"eval_length", T}, {"protocol", protocol}, {"nll", nll}, {"ppl", std::exp(nll)},
-                {"nll_stderr", se}, {"tokens", 1536}, {"last_l_ppl", std::exp(nll + 0.1)},
-                {"buckets", json::array()}, {"curve", json::array()}};
-  };
-  json runs = json::array();
-  runs.push_back({{"name", "rope"}, {"train_length", 128},
-                  {"results", {result(128, "nonoverlapping", 1.0, 0.01), result(256, "nonoverlapping", 2.5, 0.05)}}});
-  runs.push_back({{"name", "alibi_x"}, {"train_length", 128},
-                  {"results", {result(128, "nonoverlapping", 1.1, 0.02), result(256, "nonoverlapping", 1.05, 0.02),
-                               result(256, "sliding", 1.0, 0.02)}}});
-  return {{"schema", kReportSchema}, {"name", "sample"}, {"runs", runs}};
-}
+static const std::string kGoldenDir = std::string(LENGTHBENCH_SOURCE_DIR) + "/tests/golden/";
 
-// LENGTHBENCH_UPDATE_GOLDEN=1 rewrites the golden file (then review the diff before committing).
-static std::string golden(const std::string& name, const std::string& actual) {
-  const std::string path = std::string(LENGTHBENCH_SOURCE_DIR) + "/tests/golden/" + name;
-  if (std::getenv("LENGTHBENCH_UPDATE_GOLDEN")) std::ofstream(path) << actual;
-  std::ifstream in(path);
+// The committed fixture (two runs, per-window sums for paired tables).
+static json sample_report() { return read_report(kGoldenDir + "sample_report.json"); }
+
+// Golden files are written only by tests/golden/update (the CLI on the fixture), never by a test.
+static std::string golden(const std::string& name) {
+  std::ifstream in(kGoldenDir + name);
   REQUIRE(in);
   std::stringstream s;
   s << in.rdbuf();
@@ -48,11 +36,11 @@ TEST_CASE("a report round-trips through an atomic write and read") {
   CHECK_THROWS_WITH(read_report(path), Catch::Contains("not a lengthbench report"));
 }
 
-TEST_CASE("tables match their golden files (markdown, csv, latex)") {
+TEST_CASE("tables match their golden files (markdown, csv, latex, last-L, baseline)") {
   TableOptions t;
   auto check = [&](const std::string& file) {
-    const auto actual = render_table({sample_report()}, t);
-    CHECK(actual == golden(file, actual));
+    INFO(file << " (after a deliberate change: tests/golden/update, then review the diff)");
+    CHECK(render_table({sample_report()}, t) == golden(file));
   };
   check("table.md");
   t.format = "csv";
@@ -62,6 +50,9 @@ TEST_CASE("tables match their golden files (markdown, csv, latex)") {
   t.format = "markdown";
   t.metric = "last_l_ppl";
   check("table_last_l.md");
+  t.metric = "ppl";
+  t.baseline = "rope";
+  check("table_baseline_rope.md");
 }
 
 TEST_CASE("table options are validated and the protocol filters results") {
@@ -110,7 +101,10 @@ TEST_CASE("tables against a baseline show paired nll differences and refuse what
   t.baseline = "nope";
   CHECK_THROWS_WITH(render_table({report}, t), Catch::Contains("--baseline \"nope\" names 0 runs"));
   t.baseline = "rope";
-  CHECK_THROWS_WITH(render_table({sample_report()}, t), Catch::Contains("per-window"));
+  json no_sums = sample_report();
+  for (auto& run : no_sums["runs"])
+    for (auto& r : run["results"]) r.erase("per_window");
+  CHECK_THROWS_WITH(render_table({no_sums}, t), Catch::Contains("per-window"));
 }
 
 TEST_CASE("claims: predicates over a report get held / not held / inconclusive verdicts") {

@@ -1,7 +1,8 @@
 // End to end on a small generated corpus: train, fine-tune, evaluate, report, resume.
 #include <filesystem>
 
-#include "harness/report.h"
+#include "harness/report/files.h"
+#include "harness/report/publish.h"
 #include "harness/runner.h"
 #include "tests/helpers.h"
 
@@ -44,11 +45,13 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
   const auto data = make_corpus(dir);
   const auto out = (dir.path / "out").string();
   Config config = parse_config(small_config(data));
-  json report = run_experiment(config, {out, 1});
+  json report = run_experiment(config, {out});
 
   CHECK(report["status"] == "complete");
   CHECK(report["schema"] == kReportSchema);
-  CHECK(report["environment"]["threads"] == 1);
+  CHECK(report["environment"]["threads"] == at::get_num_threads());
+  CHECK(report["environment"]["precision"]["requested"] == "auto");
+  CHECK(report["environment"]["precision"]["effective"] == (report["environment"]["precision"]["cpu_flags"].dump().find("bf16") != std::string::npos ? "bf16" : "fp32"));
   REQUIRE(report["runs"].size() == 4);
   const auto& runs = report["runs"];
   CHECK(runs[0]["checkpoint"] == runs[1]["checkpoint"]);  // rope and rope+yarn: one model
@@ -71,7 +74,7 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
   const auto ckpt = ckpt_dir + read_json_file(ckpt_dir + runs[0]["checkpoint"].get<std::string>() + ".json")["model_file"].get<std::string>();
   REQUIRE(std::filesystem::exists(ckpt));
   const auto mtime = std::filesystem::last_write_time(ckpt);
-  json again = run_experiment(config, {out, 1});
+  json again = run_experiment(config, {out});
   for (size_t i = 0; i < runs.size(); ++i) CHECK(again["runs"][i]["results"] == runs[i]["results"]);
   CHECK(std::filesystem::last_write_time(ckpt) == mtime);
 
@@ -81,7 +84,7 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
   partial["runs"][0]["eval_seconds"] = -1.0;  // a marker that only a kept run can carry
   partial["runs"].erase(3);
   write_json_atomic(out + "/report.json", partial);
-  json resumed = run_experiment(config, {out, 1});
+  json resumed = run_experiment(config, {out});
   REQUIRE(resumed["runs"].size() == 4);
   CHECK(resumed["runs"][0]["eval_seconds"] == -1.0);
   CHECK(resumed["runs"][3]["results"] == runs[3]["results"]);
@@ -92,7 +95,7 @@ TEST_CASE("run: too little held-out data for the longest length is a clear error
   test::TempDir dir;
   auto cfg = small_config(make_corpus(dir));
   cfg["eval"]["lengths"] = {1, 64};  // 1024-token windows: more than the held-out split
-  CHECK_THROWS_WITH(run_experiment(parse_config(cfg), {(dir.path / "out").string(), 1}),
+  CHECK_THROWS_WITH(run_experiment(parse_config(cfg), {(dir.path / "out").string()}),
                     Catch::Contains("held-out split has") && Catch::Contains("needs at least 1025"));
 }
 
@@ -104,8 +107,8 @@ TEST_CASE("run: shards deal whole trained models, and merging them gives the uns
                                 {"encoding": "alibi"}])");
   cfg["eval"]["protocols"] = {"nonoverlapping"};
   Config config = parse_config(cfg);
-  const json whole = run_experiment(config, {(dir.path / "whole").string(), 1});
-  RunOptions s1{(dir.path / "s1").string(), 1, 1, 2}, s2{(dir.path / "s2").string(), 1, 2, 2};
+  const json whole = run_experiment(config, {(dir.path / "whole").string()});
+  RunOptions s1{(dir.path / "s1").string(), 1, 2}, s2{(dir.path / "s2").string(), 2, 2};
   const json one = run_experiment(config, s1), two = run_experiment(config, s2);
   // Models in config order: rope (runs rope, rope+yarn) -> shard 1, t5 -> 2, alibi -> 1.
   CHECK(one["shard"]["runs"] == json({"rope", "rope+yarn", "alibi"}));
@@ -121,6 +124,6 @@ TEST_CASE("run: shards deal whole trained models, and merging them gives the uns
     CHECK(merged["runs"][i]["results"][1]["nll"].get<double>() == Approx(whole["runs"][i]["results"][1]["nll"].get<double>()));
   }
   CHECK(std::filesystem::exists(dir.path / "merged" / "report.md"));
-  RunOptions too_many{(dir.path / "s9").string(), 1, 1, 9};
+  RunOptions too_many{(dir.path / "s9").string(), 1, 9};
   CHECK_THROWS_WITH(run_experiment(config, too_many), Catch::Contains("trains 3 models"));
 }

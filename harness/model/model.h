@@ -5,16 +5,9 @@
 #include <torch/torch.h>
 
 #include "encodings/encoding.h"
+#include "harness/config.h"
 
 namespace lb {
-
-struct ModelConfig {
-  int64_t vocab = 256;
-  int64_t layers = 4;
-  int64_t d_model = 128;
-  int64_t heads = 4;
-  int64_t mlp_ratio = 4;
-};
 
 // Rotary position embedding with half-split pairing (dimension i is rotated with i + head_dim/2,
 // as in GPT-NeoX and Llama): out = x * c + swap_halves(x) * s, computed in fp32, returned in x's
@@ -78,7 +71,7 @@ class GPTImpl : public torch::nn::Module {
   torch::nn::Embedding wte_{nullptr};
   torch::nn::ModuleList blocks_;
   torch::nn::LayerNorm ln_f_{nullptr};
-  torch::Tensor causal_;  // [N, N] 0 / -inf for the longest N seen
+  PositionTableCache causal_;  // [T, T] 0 / -inf
 };
 TORCH_MODULE(GPT);
 

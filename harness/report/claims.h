@@ -21,11 +21,6 @@
 
 namespace lb {
 
-// Checks the shape of config key "claims" against the run names and eval lengths; throws
-// std::invalid_argument naming the entry.
-void validate_claims(const nlohmann::json& claims, const std::vector<std::string>& run_names,
-                     const std::vector<double>& lengths, const std::vector<std::string>& protocols);
-
 // One verdict per claim: the claim's fields plus difference, stderr, verdict.
 nlohmann::json evaluate_claims(const nlohmann::json& report);
 

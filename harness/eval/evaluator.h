@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/model.h"
+#include "harness/eval/windows.h"
+#include "harness/model/model.h"
 
 namespace lb {
 
@@ -42,18 +43,6 @@ struct EvalResult {
   std::vector<int64_t> window_tokens;
   nlohmann::json to_json() const;
 };
-
-// Windows of the held-out stream for length T: each row is a start offset and the first window
-// position it scores (earlier positions only give context).
-struct WindowPlan {
-  torch::Tensor starts;      // [W] int64
-  torch::Tensor score_from;  // [W] int64
-};
-WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, int64_t stride);
-
-// Scored tokens shared by every length: the largest multiple of all eval lengths that fits the
-// held-out stream and the budget. Throws with the number needed when the stream is too short.
-int64_t shared_eval_tokens(int64_t held_out_tokens, int64_t budget, const std::vector<int64_t>& lengths);
 
 // Standard error of the mean over tokens, treating each window's tokens as one cluster:
 // sqrt(W/(W-1) * sum_w (s_w - n_w * mean)^2) / N. Equals std(window means)/sqrt(W) for equal windows.

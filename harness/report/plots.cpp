@@ -1,4 +1,4 @@
-#include "harness/plots.h"
+#include "harness/report/plots.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

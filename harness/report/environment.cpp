@@ -1,3 +1,5 @@
+#include "harness/report/environment.h"
+
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 #include <fmt/format.h>
@@ -10,7 +12,8 @@
 #include <fstream>
 #include <regex>
 
-#include "harness/report.h"
+#include "harness/hardware.h"
+
 
 namespace lb {
 
@@ -25,14 +28,6 @@ std::string command_output(const char* command) {
   }
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
 }
 
 // The BLAS libtorch was built against, and the shared library the loader actually resolves to
@@ -54,7 +49,7 @@ double peak_rss_mb() {
   return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-nlohmann::json environment_info(const std::string& device, const std::string& precision) {
+nlohmann::json environment_info(const std::string& device, const nlohmann::json& precision) {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   std::string commit = command_output("git rev-parse --short HEAD 2>/dev/null");
@@ -66,7 +61,7 @@ nlohmann::json environment_info(const std::string& device, const std::string& pr
           {"device", device},
           {"precision", precision},
           {"blas", blas_info()},
-          {"cpu", cpu_model()},
+          {"cpu", cpu_model_name()},
           {"cores", std::thread::hardware_concurrency()},
           {"host", std::string(host)},
           {"git_commit", commit.empty() ? "unknown" : commit}};

@@ -1,4 +1,4 @@
-#include "harness/claims.h"
+#include "harness/report/claims.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -9,8 +9,8 @@
 #include <optional>
 #include <stdexcept>
 
-#include "harness/evaluator.h"
-#include "harness/tables.h"
+#include "harness/eval/windows.h"
+#include "harness/report/tables.h"
 
 namespace lb {
 
@@ -18,58 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-const char* kOps[] = {"<", ">", "~"};
 constexpr int64_t kMinClusters = 10;
-
-// "config key \"claims[i].suffix\""
-std::string key_name(size_t i, const std::string& suffix = "") {
-  return fmt::format("config key \"claims[{}]{}\"", i, suffix);
-}
-
-}  // namespace
-
-void validate_claims(const json& claims, const std::vector<std::string>& run_names, const std::vector<double>& lengths,
-                     const std::vector<std::string>& protocols) {
-  if (!claims.is_array()) throw std::invalid_argument("config key \"claims\" must be an array");
-  for (size_t i = 0; i < claims.size(); ++i) {
-    const auto& c = claims[i];
-    if (!c.is_object() || !c.contains("claim") || !c["claim"].is_string())
-      throw std::invalid_argument(key_name(i) + " needs \"claim\": the claim in words");
-    for (const auto& key : c.items())
-      if (key.key() != "claim" && key.key() != "left" && key.key() != "right" && key.key() != "op" &&
-          key.key() != "tolerance" && key.key() != "margin" && key.key() != "protocol")
-        throw std::invalid_argument(fmt::format(
-            "{}: unknown key \"{}\"; allowed: claim, left, op, right, margin (< >), tolerance (~), protocol",
-            key_name(i), key.key()));
-    const std::string op = c.value("op", "");
-    if (std::find(std::begin(kOps), std::end(kOps), op) == std::end(kOps))
-      throw std::invalid_argument(fmt::format("{} must be one of <, >, ~ (got \"{}\")", key_name(i, ".op"), op));
-    if (op == "~" && !(c.contains("tolerance") && c["tolerance"].is_number() && c["tolerance"].get<double>() > 0))
-      throw std::invalid_argument(key_name(i, ".tolerance") + " (nats, > 0) is required with op \"~\"");
-    if (c.contains("margin") && (op == "~" || !c["margin"].is_number() || c["margin"].get<double>() < 0))
-      throw std::invalid_argument(key_name(i, ".margin") + " (nats, >= 0) goes with op \"<\" or \">\"");
-    const std::string protocol = c.value("protocol", "nonoverlapping");
-    if (std::find(protocols.begin(), protocols.end(), protocol) == protocols.end())
-      throw std::invalid_argument(fmt::format("{} is \"{}\", which eval.protocols ({}) does not evaluate",
-                                              key_name(i, ".protocol"), protocol, fmt::join(protocols, ", ")));
-    for (const char* side : {"left", "right"}) {
-      const std::string prefix = std::string(".") + side;
-      if (!c.contains(side) || !c[side].is_object() || !c[side].contains("run") || !c[side]["run"].is_string() ||
-          !c[side].contains("length") || !c[side]["length"].is_number())
-        throw std::invalid_argument(key_name(i, prefix) + " must be {\"run\": NAME, \"length\": multiple of L}");
-      const std::string run = c[side]["run"];
-      if (std::find(run_names.begin(), run_names.end(), run) == run_names.end())
-        throw std::invalid_argument(fmt::format("{} is \"{}\", not a run of this config; runs: {}",
-                                                key_name(i, prefix + ".run"), run, fmt::join(run_names, ", ")));
-      const double length = c[side]["length"];
-      if (std::find(lengths.begin(), lengths.end(), length) == lengths.end())
-        throw std::invalid_argument(fmt::format("{} is {}, not in eval.lengths ({})", key_name(i, prefix + ".length"),
-                                                length, fmt::join(lengths, ", ")));
-    }
-  }
-}
-
-namespace {
 
 const json& find_result(const json& report, const json& side, const std::string& protocol) {
   const std::string run_name = side["run"];
@@ -86,9 +35,9 @@ const json& find_result(const json& report, const json& side, const std::string&
 // Scored-token ranges of a result's windows: each window scores a contiguous span, and the spans
 // of one result partition the evaluated tokens [0, N). Reconstructed from the deterministic plan.
 std::vector<int64_t> scored_starts(const json& result, int64_t tokens, int64_t stride) {
-  const auto plan = plan_windows(result.at("protocol"), tokens, result.at("eval_length"), stride);
-  const auto starts = (plan.starts + plan.score_from).contiguous();
-  return std::vector<int64_t>(starts.data_ptr<int64_t>(), starts.data_ptr<int64_t>() + starts.numel());
+  auto plan = plan_windows(result.at("protocol"), tokens, result.at("eval_length"), stride);
+  for (size_t w = 0; w < plan.starts.size(); ++w) plan.starts[w] += plan.score_from[w];
+  return plan.starts;
 }
 
 // Paired difference of two results over the same tokens, even at different lengths: windows of

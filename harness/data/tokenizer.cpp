@@ -1,4 +1,4 @@
-#include "harness/tokenizer.h"
+#include "harness/data/tokenizer.h"
 
 #include <dlfcn.h>
 #include <fmt/format.h>
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <mutex>
 
-#include "harness/report.h"
+#include "harness/atomic_file.h"
 
 namespace lb {
 

@@ -1,4 +1,4 @@
-#include "harness/trainer.h"
+#include "harness/model/trainer.h"
 
 #include <ATen/autocast_mode.h>
 #include <fmt/format.h>
@@ -7,49 +7,21 @@
 #include <filesystem>
 #include <fstream>
 
-#include "harness/data.h"
-#include "harness/report.h"
+#include "harness/data/sampler.h"
+#include "harness/model/precision.h"
+#include "harness/atomic_file.h"
 
 namespace lb {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-AutocastScope::AutocastScope(bool enabled, torch::Device device)
-    : enabled_(enabled), cuda_(device.is_cuda()) {
-  if (!enabled_) return;
-  if (cuda_) {
-    was_enabled_ = at::autocast::is_enabled();
-    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-  } else {
-    was_enabled_ = at::autocast::is_cpu_enabled();
-    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-  }
-  at::autocast::increment_nesting();
-}
-
-AutocastScope::~AutocastScope() {
-  if (!enabled_) return;
-  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  if (cuda_) {
-    at::autocast::set_enabled(was_enabled_);
-    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
-  } else {
-    at::autocast::set_cpu_enabled(was_enabled_);
-    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
-  }
-}
-
-TrainJob train_job(const Config& c, const std::string& label) {
+TrainJob train_job(const Config& c, const std::string& label, bool bf16) {
   TrainJob job;
   job.label = label;
   job.train = c.train;
   job.seed = c.seed;
-  job.bf16 = c.precision == "bf16";
+  job.bf16 = bf16;
   return job;
 }
 

@@ -6,24 +6,9 @@
 #include <string>
 
 #include "harness/config.h"
-#include "harness/model.h"
+#include "harness/model/model.h"
 
 namespace lb {
-
-// Enables bf16 autocast for the scope (CPU or CUDA); a no-op when `enabled` is false.
-class AutocastScope {
- public:
-  AutocastScope(bool enabled, torch::Device device);
-  ~AutocastScope();
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool enabled_;
-  bool cuda_;
-  bool was_enabled_ = false;
-  at::ScalarType previous_dtype_ = at::kBFloat16;
-};
 
 struct TrainJob {
   std::string label;       // for progress lines
@@ -34,7 +19,7 @@ struct TrainJob {
   int64_t stop_after = 0;  // leave a partial checkpoint and return after this step (0 = finish)
 };
 
-TrainJob train_job(const Config& config, const std::string& label);
+TrainJob train_job(const Config& config, const std::string& label, bool bf16);
 
 struct TrainStats {
   int64_t steps = 0, tokens = 0;

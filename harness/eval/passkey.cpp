@@ -1,8 +1,8 @@
-#include "harness/passkey.h"
+#include "harness/eval/passkey.h"
 
 #include <fmt/format.h>
 
-#include "harness/trainer.h"
+#include "harness/model/precision.h"
 
 namespace lb {
 
@@ -47,11 +47,19 @@ PasskeyPrompt passkey_prompt(const Tokenizer& tokenizer, int64_t T, double depth
 }
 
 std::vector<PasskeyResult> passkey_probe(GPT& model, int64_t T, const PasskeyOptions& o) {
+  torch::InferenceMode inference;
+  model->eval();
+  return passkey_probe([&](const torch::Tensor& tokens) {
+    AutocastScope autocast(o.bf16, o.device);
+    return model->forward(tokens);
+  }, T, o);
+}
+
+std::vector<PasskeyResult> passkey_probe(const LogitsFn& logits_of, int64_t T, const PasskeyOptions& o) {
   std::vector<PasskeyResult> results;
   if (o.trials <= 0) return results;
   auto gen = at::detail::createCPUGenerator(o.seed);
   torch::InferenceMode inference;
-  model->eval();
   for (double depth : o.depths) {
     auto key_digits = torch::randint(10, {o.trials, o.digits}, gen, torch::kInt64);
     key_digits.select(1, 0).clamp_min_(1);  // no leading zero: every key has `digits` digits
@@ -66,11 +74,7 @@ std::vector<PasskeyResult> passkey_probe(GPT& model, int64_t T, const PasskeyOpt
     }
     rows = rows.to(torch::kInt64).to(o.device);
     is_answer = is_answer.to(o.device);
-    torch::Tensor logits;
-    {
-      AutocastScope autocast(o.bf16, o.device);
-      logits = model->forward(rows.narrow(1, 0, T));
-    }
+    const torch::Tensor logits = logits_of(rows.narrow(1, 0, T));
     const auto targets = rows.narrow(1, 1, T);
     const auto correct = logits.argmax(-1) == targets;
     PasskeyResult r;

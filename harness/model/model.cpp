@@ -1,4 +1,4 @@
-#include "harness/model.h"
+#include "harness/model/model.h"
 
 #include <ATen/autocast_mode.h>
 #include <cmath>
@@ -95,11 +95,9 @@ GPTImpl::GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding)
 
 torch::Tensor GPTImpl::attention_mask(const PositionInputs& pos, torch::Device device) {
   const int64_t T = pos.length;
-  if (!causal_.defined() || causal_.size(0) < T || causal_.device() != device)
-    causal_ = torch::full({T, T}, -std::numeric_limits<float>::infinity(),
-                          torch::TensorOptions().device(device))
-                  .triu(1);
-  auto causal = causal_.narrow(0, 0, T).narrow(1, 0, T);
+  auto causal = causal_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, [](int64_t n, torch::Device dev) {
+    return torch::full({n, n}, -std::numeric_limits<float>::infinity(), torch::TensorOptions().device(dev)).triu(1);
+  });
   auto mask = pos.bias.defined() ? pos.bias + causal : causal;
   // Attention scores come out of matmul in the autocast dtype when autocast is on.
   const bool autocast = device.is_cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();

@@ -5,10 +5,11 @@
 // fail this; the probe measures whether any copying from far context survives at length T.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <vector>
 
-#include "harness/model.h"
-#include "harness/tokenizer.h"
+#include "harness/model/model.h"
+#include "harness/data/tokenizer.h"
 
 namespace lb {
 
@@ -39,6 +40,11 @@ struct PasskeyPrompt {
 // joined, so the prompt has exactly T + 1 tokens under any tokenizer.
 PasskeyPrompt passkey_prompt(const Tokenizer& tokenizer, int64_t T, double depth, const std::string& key);
 
+// Runs the probe on a model (eval mode, InferenceMode, the options' precision and device).
 std::vector<PasskeyResult> passkey_probe(GPT& model, int64_t T, const PasskeyOptions& options);
+// The same against any next-token scorer: tokens [B, T] int64 -> logits [B, T, V]. Tests plant
+// scorers whose answers are known.
+using LogitsFn = std::function<torch::Tensor(const torch::Tensor& tokens)>;
+std::vector<PasskeyResult> passkey_probe(const LogitsFn& logits_of, int64_t T, const PasskeyOptions& options);
 
 }  // namespace lb

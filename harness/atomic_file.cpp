@@ -1,4 +1,4 @@
-#include "harness/report.h"
+#include "harness/atomic_file.h"
 
 #include <fmt/format.h>
 #include <filesystem>
@@ -33,13 +33,6 @@ json read_json_file(const std::string& path) {
   json j = json::parse(in, nullptr, false);
   if (j.is_discarded()) throw std::runtime_error(fmt::format("\"{}\" is not valid JSON", path));
   return j;
-}
-
-json read_report(const std::string& path) {
-  json r = read_json_file(path);
-  if (!r.is_object() || r.value("schema", "") != kReportSchema)
-    throw std::runtime_error(fmt::format("\"{}\" is not a lengthbench report (schema {} expected)", path, kReportSchema));
-  return r;
 }
 
 }  // namespace lb

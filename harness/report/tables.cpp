@@ -1,4 +1,4 @@
-#include "harness/tables.h"
+#include "harness/report/tables.h"
 
 #include <fmt/format.h>
 #include <cmath>

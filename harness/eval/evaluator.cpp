@@ -1,10 +1,9 @@
-#include "harness/evaluator.h"
+#include "harness/eval/evaluator.h"
 
 #include <fmt/format.h>
-#include <numeric>
 
-#include "harness/data.h"
-#include "harness/trainer.h"
+#include "harness/data/files.h"
+#include "harness/model/precision.h"
 
 namespace lb {
 
@@ -47,33 +46,6 @@ json EvalResult::to_json() const {
           {"per_window", {{"nll_sum", rounded}, {"tokens", window_tokens}}}};
 }
 
-WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, int64_t stride) {
-  if (tokens < T) throw std::invalid_argument(fmt::format("{} tokens cannot fill one window of {}", tokens, T));
-  if (protocol == "nonoverlapping") stride = T;
-  else if (protocol != "sliding") throw std::invalid_argument(fmt::format("unknown protocol \"{}\"", protocol));
-  if (stride <= 0 || stride > T) throw std::invalid_argument(fmt::format("stride must be in [1, {}], got {}", T, stride));
-  // Windows at 0, S, 2S, ...; a final window flush with the end if the stride does not land there.
-  std::vector<int64_t> starts;
-  for (int64_t s = 0; s + T <= tokens; s += stride) starts.push_back(s);
-  if (starts.back() + T < tokens) starts.push_back(tokens - T);
-  std::vector<int64_t> score_from(starts.size(), 0);
-  for (size_t w = 1; w < starts.size(); ++w) score_from[w] = starts[w - 1] + T - starts[w];
-  return {torch::tensor(starts, torch::kInt64), torch::tensor(score_from, torch::kInt64)};
-}
-
-int64_t shared_eval_tokens(int64_t held_out_tokens, int64_t budget, const std::vector<int64_t>& lengths) {
-  int64_t lcm = 1;
-  for (int64_t T : lengths) lcm = std::lcm(lcm, T);
-  const int64_t available = std::min(budget, held_out_tokens - 1);  // one extra token for the last target
-  if (available < lcm)
-    throw std::invalid_argument(fmt::format(
-        "the held-out split has {} tokens; scoring the same tokens at every eval length needs at least {} "
-        "(a multiple of every length, plus one) -- raise data.held_out_fraction or data.eval_tokens, use "
-        "more data, or change eval.lengths",
-        held_out_tokens, lcm + 1));
-  return available / lcm * lcm;
-}
-
 double clustered_stderr(const torch::Tensor& window_sums, const torch::Tensor& window_counts) {
   auto sums = window_sums.to(torch::kFloat64), counts = window_counts.to(torch::kFloat64);
   const int64_t W = sums.numel();
@@ -87,8 +59,10 @@ double clustered_stderr(const torch::Tensor& window_sums, const torch::Tensor& w
 EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const EvalOptions& opt) {
   if (held_out.numel() < opt.tokens + 1)
     throw std::invalid_argument(fmt::format("held-out stream has {} tokens, {} needed", held_out.numel(), opt.tokens + 1));
-  const auto plan = plan_windows(opt.protocol, opt.tokens, T, opt.stride);
-  const int64_t W = plan.starts.numel();
+  const auto window_plan = plan_windows(opt.protocol, opt.tokens, T, opt.stride);
+  const auto plan_starts = torch::tensor(window_plan.starts, torch::kInt64);
+  const auto plan_score_from = torch::tensor(window_plan.score_from, torch::kInt64);
+  const int64_t W = plan_starts.numel();
   const int64_t batch = std::max<int64_t>(1, opt.batch_tokens / T);
   const auto positions = torch::arange(T, torch::kInt64);
   const auto offsets = torch::arange(T + 1, torch::kInt64);
@@ -100,7 +74,7 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const 
   model->eval();
   for (int64_t first = 0; first < W; first += batch) {
     const int64_t n = std::min(batch, W - first);
-    auto starts = plan.starts.narrow(0, first, n);
+    auto starts = plan_starts.narrow(0, first, n);
     auto rows = token_ids(held_out.index({starts.unsqueeze(1) + offsets})).to(opt.device);
     torch::Tensor nll;
     {
@@ -108,7 +82,7 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const 
       nll = token_nll(model->forward(rows.narrow(1, 0, T)), rows.narrow(1, 1, T));
     }
     nll = nll.to(torch::kCPU, torch::kFloat64);
-    auto scored = (positions.unsqueeze(0) >= plan.score_from.narrow(0, first, n).unsqueeze(1)).to(torch::kFloat64);
+    auto scored = (positions.unsqueeze(0) >= plan_score_from.narrow(0, first, n).unsqueeze(1)).to(torch::kFloat64);
     auto masked = nll * scored;
     position_sum += masked.sum(0);
     position_count += scored.sum(0);

@@ -1,0 +1,74 @@
+#include "harness/data/corpus.h"
+
+#include <fmt/format.h>
+#include <filesystem>
+
+#include "harness/data/sources.h"
+#include "harness/data/token_cache.h"
+
+namespace lb {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+static Corpus load_bin(const DataConfig& c) {
+  if (c.vocab_size <= 0)
+    throw DataError("data.format \"bin\" needs data.vocab_size (the tokenizer's vocabulary size)");
+  if (c.tokenizer.kind != "bytes")
+    throw DataError("data.format \"bin\" is already tokenized; data.tokenizer.kind must stay \"bytes\" (the default)");
+  const fs::path dir = fs::is_directory(c.path) ? fs::path(c.path) : fs::path(c.path).parent_path();
+  Corpus corpus;
+  corpus.train = read_bin(dir / "train.bin", c.vocab_size);
+  corpus.held_out = read_bin(dir / "val.bin", c.vocab_size);
+  corpus.vocab = c.vocab_size;
+  corpus.summary = {{"path", c.path},
+                    {"format", "bin"},
+                    {"tokenizer", {{"kind", "pre-tokenized uint16"}, {"vocab", c.vocab_size}}},
+                    {"split", "train.bin / val.bin as given"},
+                    {"train_tokens", corpus.train.numel()},
+                    {"held_out_tokens", corpus.held_out.numel()}};
+  return corpus;
+}
+
+Corpus load_corpus(const DataConfig& c) {
+  const std::string format = c.format == "auto" ? detect_format(c.path) : c.format;
+  if (!fs::exists(c.path)) throw DataError(fmt::format("data.path \"{}\" does not exist", c.path));
+  if (format == "bin") return load_bin(c);
+  if (c.tokenizer.kind == "sentencepiece" && format == "bytes")
+    throw DataError("data.format \"bytes\" reads raw bytes, but data.tokenizer.kind \"sentencepiece\" needs text "
+                    "(use data.format \"text\")");
+  if (!c.tokenizer.model.empty() && !fs::exists(c.tokenizer.model))
+    throw DataError(fmt::format("data.tokenizer.model \"{}\" does not exist", c.tokenizer.model));
+
+  const TokenCacheEntry cache = open_token_cache(c, format);
+  const json& manifest = cache.manifest;
+  const auto& tok = manifest["tokenizer"];
+  const auto& tokens = manifest["tokens"];
+  Corpus corpus;
+  corpus.tokenizer = tok["kind"] == "bytes" ? byte_tokenizer() : load_sentencepiece(tok["model"]);
+  corpus.vocab = corpus.tokenizer->vocab();
+  const auto dtype = token_format(corpus.vocab).dtype;
+  auto map_part = [&](const char* part) {
+    if (tokens[part].get<int64_t>() == 0) return torch::empty({0}, dtype);
+    return map_tensor(cache.file(part), dtype);
+  };
+  corpus.train = map_part("train");
+  corpus.held_out = map_part("held_out");
+  const auto& split = manifest["split"];
+  corpus.summary = {{"path", c.path},
+                    {"format", format},
+                    {"tokenizer", tok},
+                    {"split", split["rule"]},
+                    {"documents", split["documents"]},
+                    {"held_out_documents", split["held_out_documents"]},
+                    {"train_tokens", corpus.train.numel()},
+                    {"held_out_tokens", corpus.held_out.numel()},
+                    {"held_out_bytes", split["held_out_bytes"]},
+                    {"token_cache", cache.prefix.string() + ".json"},
+                    {"source_fingerprint", manifest["source"]["fingerprint"]}};
+  if (corpus.held_out.numel() > 0)
+    corpus.summary["held_out_bytes_per_token"] = split["held_out_bytes"].get<double>() / double(corpus.held_out.numel());
+  return corpus;
+}
+
+}  // namespace lb

@@ -1,0 +1,85 @@
+#include "harness/model/precision.h"
+
+#include <ATen/autocast_mode.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <algorithm>
+
+namespace lb {
+
+using nlohmann::json;
+
+namespace {
+
+bool has(const std::vector<std::string>& flags, const char* flag) {
+  return std::find(flags.begin(), flags.end(), flag) != flags.end();
+}
+
+}  // namespace
+
+PrecisionChoice choose_precision(const std::string& requested, const std::string& device, const Hardware& hw) {
+  PrecisionChoice p;
+  p.requested = requested;
+  bool native = false;
+  std::string why;
+  if (device == "cuda") {
+    native = hw.cuda_capability_major >= 8;
+    why = hw.cuda_capability_major > 0 ? fmt::format("CUDA compute capability {}.x", hw.cuda_capability_major)
+                                        : "CUDA compute capability unknown";
+    why += native ? " computes bf16 natively" : " (bf16 native from 8.0)";
+  } else {
+    native = has(hw.cpu_flags, "avx512_bf16") || has(hw.cpu_flags, "amx_bf16");
+    why = native ? fmt::format("the CPU has {}", has(hw.cpu_flags, "amx_bf16") ? "amx_bf16" : "avx512_bf16")
+                 : "the CPU has neither avx512_bf16 nor amx_bf16, so bf16 would be emulated";
+  }
+  if (requested == "auto") {
+    p.effective = native ? "bf16" : "fp32";
+    p.reason = fmt::format("precision auto -> {}: {}", p.effective, why);
+  } else {
+    p.effective = requested;
+    p.emulated = requested == "bf16" && !native;
+    p.reason = p.emulated ? fmt::format("precision bf16 as configured, but {}: expect training about 10x slower "
+                                        "than fp32 (measured 0.4k vs 4.7k tokens/s at the quick size on an AVX2 EPYC); "
+                                        "use \"auto\" or \"fp32\"", why)
+                          : fmt::format("precision {} as configured ({})", requested, why);
+  }
+  return p;
+}
+
+json PrecisionChoice::to_json(const Hardware& hw) const {
+  json j = {{"requested", requested}, {"effective", effective}, {"reason", reason}, {"bf16_emulated", emulated},
+            {"cpu_flags", hw.cpu_flags}};
+  if (hw.cuda_capability_major > 0) j["cuda_capability_major"] = hw.cuda_capability_major;
+  return j;
+}
+
+AutocastScope::AutocastScope(bool enabled, torch::Device device)
+    : enabled_(enabled), cuda_(device.is_cuda()) {
+  if (!enabled_) return;
+  if (cuda_) {
+    was_enabled_ = at::autocast::is_enabled();
+    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  } else {
+    was_enabled_ = at::autocast::is_cpu_enabled();
+    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  }
+  at::autocast::increment_nesting();
+}
+
+AutocastScope::~AutocastScope() {
+  if (!enabled_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  if (cuda_) {
+    at::autocast::set_enabled(was_enabled_);
+    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+  } else {
+    at::autocast::set_cpu_enabled(was_enabled_);
+    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+  }
+}
+
+}  // namespace lb

@@ -1,0 +1,17 @@
+#include "harness/report/files.h"
+
+#include <fmt/format.h>
+#include <stdexcept>
+
+namespace lb {
+
+using nlohmann::json;
+
+json read_report(const std::string& path) {
+  json r = read_json_file(path);
+  if (!r.is_object() || r.value("schema", "") != kReportSchema)
+    throw std::runtime_error(fmt::format("\"{}\" is not a lengthbench report (schema {} expected)", path, kReportSchema));
+  return r;
+}
+
+}  // namespace lb

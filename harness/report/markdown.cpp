@@ -1,0 +1,91 @@
+#include "harness/report/markdown.h"
+
+#include <fmt/format.h>
+
+#include "harness/report/tables.h"
+
+namespace lb {
+
+using nlohmann::json;
+
+std::string report_markdown(const json& report) {
+  const auto& cfg = report.at("config");
+  const auto& env = report.at("environment");
+  std::string md = fmt::format("# {}\n\n", report.at("name").get<std::string>());
+  if (const std::string description = cfg.value("description", ""); !description.empty()) md += description + "\n\n";
+  if (report.value("status", "") != "complete") md += "**Incomplete run: not every run finished.**\n\n";
+  md += fmt::format(
+      "Model: {} layers, d_model {}, {} heads; trained at L = {} for {} steps (batch {}), {}. "
+      "Data: `{}` ({} held-out tokens scored at every length).\n\n",
+      cfg["model"]["layers"].get<int>(), cfg["model"]["d_model"].get<int>(), cfg["model"]["heads"].get<int>(),
+      cfg["train"]["length"].get<int>(), cfg["train"]["steps"].get<int>(), cfg["train"]["batch_size"].get<int>(),
+      cfg["precision"].get<std::string>(), cfg["data"]["path"].get<std::string>(),
+      report.at("evaluation").at("tokens").get<int64_t>());
+  for (const auto& protocol : report.at("evaluation").at("protocols")) {
+    TableOptions t;
+    t.protocol = protocol;
+    md += fmt::format("## Perplexity, {} windows{}\n\nppl ± standard error (clustered by window); best per column in bold.\n\n",
+                      protocol.get<std::string>(),
+                      protocol == "sliding" ? fmt::format(" (stride {})", report["evaluation"]["sliding_stride"].get<int>()) : "");
+    md += render_table({report}, t) + "\n";
+  }
+  if (report.contains("claims")) {
+    md += "## Claims\n\nd = nll(left) − nll(right) per token ± its standard error, paired over the same held-out "
+          "tokens (clustered by the windows common to both sides); held when all of d ± 2se satisfies the claim, not "
+          "held when none of it does, inconclusive otherwise.\n\n"
+          "| claim | check | d ± se | verdict |\n|---|---|---:|---|\n";
+    for (const auto& v : report["claims"]) {
+      auto side = [](const json& s) { return fmt::format("{} @{}L", s["run"].get<std::string>(), s["length"].dump()); };
+      std::string check = side(v["left"]) + " " + (v["op"] == "~" ? "≈" : v["op"].get<std::string>()) + " " + side(v["right"]);
+      if (v["op"] == "~") check += fmt::format(" (±{} nats)", v["tolerance"].dump());
+      else check += fmt::format(" (by > {} nats)", v.value("margin", json(0.01)).dump());
+      if (v["protocol"] != "nonoverlapping") check += ", " + v["protocol"].get<std::string>();
+      md += fmt::format("| {} | {} | {:+.3f} ± {:.3f} | **{}** |\n", v["claim"].get<std::string>(), check,
+                        v["difference"].get<double>(), v["stderr"].get<double>(), v["verdict"].get<std::string>());
+    }
+    md += "\n";
+  }
+  md += "## Runs\n\n| run | encoding | scaling | factor | params | train loss | train tok/s | train time | peak RSS |\n"
+        "|---|---|---|---|---:|---:|---:|---:|---:|\n";
+  for (const auto& run : report.at("runs")) {
+    const auto& f = run["factor"];
+    md += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.0f} | {:.0f}s | {:.0f} MB |\n", run["name"].get<std::string>(),
+                      run["encoding"].get<std::string>(), run["scaling"].get<std::string>(),
+                      f.is_null() ? "–" : f.is_string() ? f.get<std::string>() : f.dump(),
+                      run["parameters"].get<int64_t>(), run["train"]["final_loss"].get<double>(),
+                      run["train"]["tokens_per_second"].get<double>(), run["train"]["seconds"].get<double>(),
+                      run.value("peak_rss_mb", 0.0));
+  }
+  bool any_passkey = false;
+  for (const auto& run : report.at("runs")) any_passkey = any_passkey || run.contains("passkey");
+  if (any_passkey) {
+    md += "\n## Passkey retrieval\n\nRetrieved / trials (greedy, every digit right), by window length T and depth of the key.\n\n";
+    const auto& first = report["runs"][0]["passkey"];
+    md += "| run |";
+    std::string rule = "|---|";
+    for (const auto& r : first) {
+      md += fmt::format(" T={} @{:g} |", r["eval_length"].get<int64_t>(), r["depth"].get<double>());
+      rule += "---:|";
+    }
+    md += "\n" + rule + "\n";
+    for (const auto& run : report.at("runs")) {
+      md += "| " + run["name"].get<std::string>() + " |";
+      for (const auto& r : run.value("passkey", json::array()))
+        md += fmt::format(" {}/{} |", r["retrieved"].get<int64_t>(), r["trials"].get<int64_t>());
+      md += "\n";
+    }
+  }
+  std::string notes;
+  for (const auto& run : report.at("runs"))
+    if (run.contains("notes")) notes += fmt::format("- {}: {}\n", run["name"].get<std::string>(), run["notes"].get<std::string>());
+  if (!notes.empty()) md += "\nNotes:\n" + notes;
+  if (report.contains("plots"))
+    for (const auto& png : report["plots"]) md += fmt::format("\n![{0}]({0})\n", png.get<std::string>());
+  md += fmt::format("\nEnvironment: libtorch {}, {} threads, {}, BLAS {}, CPU {}, host {}, commit {}.\n",
+                    env["libtorch"].get<std::string>(), env["threads"].get<int>(), env["device"].get<std::string>(),
+                    env["blas"].get<std::string>(), env["cpu"].get<std::string>(), env["host"].get<std::string>(),
+                    env["git_commit"].get<std::string>());
+  return md;
+}
+
+}  // namespace lb

@@ -1,0 +1,90 @@
+#include "harness/report/publish.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <filesystem>
+#include <map>
+
+#include "harness/report/claims.h"
+#include "harness/report/files.h"
+#include "harness/report/markdown.h"
+#include "harness/report/plots.h"
+#include "harness/report/tables.h"
+
+namespace lb {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Claims (unless this is one shard of a config), plots, report.json, report.md and tables.
+void publish_report(json& report, const std::string& out_dir) {
+  const fs::path out(out_dir);
+  if (!report.contains("shard") && !report["config"].value("claims", json::array()).empty()) {
+    // A claim that cannot be checked must not cost the finished runs their report.
+    try {
+      report["claims"] = evaluate_claims(report);
+      for (const auto& v : report["claims"]) spdlog::info("claim {}", verdict_line(v));
+    } catch (const std::exception& e) {
+      report["claims_error"] = e.what();
+      spdlog::error("claims not checked: {} (fix them and run `lengthbench claims REPORT --config CONFIG`)", e.what());
+    }
+  }
+  report["plots"] = json::array();
+  for (const auto& png : write_plots(report, out.string()))
+    report["plots"].push_back(fs::path(png).filename().string());
+  write_json_atomic((out / "report.json").string(), report);
+  write_text_atomic((out / "report.md").string(), report_markdown(report));
+  for (const auto& format : {"csv", "latex"}) {
+    TableOptions t;
+    t.format = format;
+    write_text_atomic((out / (std::string("table.") + (t.format == "csv" ? "csv" : "tex"))).string(),
+                      render_table({report}, t));
+  }
+}
+
+json merge_reports(const std::vector<json>& shards, const std::string& out_dir) {
+  if (shards.empty()) throw std::invalid_argument("merge needs the shard reports");
+  const json& first = shards.front();
+  if (!first.contains("shard"))
+    throw std::invalid_argument("merge joins shard reports (written by `run --shard i/N`); the first is not one");
+  const int count = first["shard"]["count"];
+  std::vector<int> seen(count + 1, 0);
+  std::map<std::string, json> runs;
+  json merged = first;
+  merged.erase("shard");
+  merged.erase("claims");
+  merged["shards"] = json::array();
+  double seconds = 0;
+  for (const auto& shard : shards) {
+    if (!shard.contains("shard") || shard["shard"]["count"] != count)
+      throw std::invalid_argument(fmt::format("merge: every report must be a shard of the same {}-way split", count));
+    const int index = shard["shard"]["index"];
+    if (shard["config"] != first["config"] || shard["data"] != first["data"])
+      throw std::invalid_argument(fmt::format("merge: shard {} ran a different config or data than shard {}", index,
+                                              first["shard"]["index"].get<int>()));
+    if (shard.value("status", "") != "complete")
+      throw std::invalid_argument(fmt::format("merge: shard {}/{} is incomplete; finish it first", index, count));
+    if (++seen.at(size_t(index)) > 1) throw std::invalid_argument(fmt::format("merge: shard {}/{} given twice", index, count));
+    for (const auto& run : shard["runs"]) runs[run["name"]] = run;
+    seconds += shard.value("seconds", 0.0);
+    merged["shards"].push_back({{"index", index}, {"environment", shard["environment"]}, {"seconds", shard["seconds"]}});
+  }
+  for (int i = 1; i <= count; ++i)
+    if (!seen[size_t(i)]) throw std::invalid_argument(fmt::format("merge: shard {}/{} is missing", i, count));
+  merged["runs"] = json::array();
+  for (const auto& entry : first["config"]["runs"]) {
+    const std::string name = entry.value("name", "");
+    auto run = runs.find(name);
+    if (run == runs.end()) throw std::invalid_argument(fmt::format("merge: no shard holds run \"{}\"", name));
+    merged["runs"].push_back(run->second);
+  }
+  merged["status"] = "complete";
+  merged["seconds"] = seconds;  // compute time summed over shards
+  const fs::path out(out_dir);
+  fs::create_directories(out);
+  publish_report(merged, out.string());
+  spdlog::info("merged {} shards into {}", count, (out / "report.json").string());
+  return merged;
+}
+
+}  // namespace lb
