@@ -86,36 +86,34 @@ TEST_CASE("evaluate: token counts, buckets and protocols agree on a tiny model")
   CHECK(sliding_bucket_tokens == 384);
 }
 
-// A stream with structure a small model learns in a few dozen steps: each token is a fixed
-// successor of the previous one 80% of the time, else random.
-static torch::Tensor bigram_stream(int64_t n, uint64_t seed) {
+// A stream a small model can only predict through positions: each token is a fixed successor of
+// the token three places back 80% of the time, else random. Learning it means attending to
+// offset 3, which the rotary tables encode.
+static torch::Tensor offset_stream(int64_t n, uint64_t seed) {
   auto gen = at::detail::createCPUGenerator(seed);
   auto successor = torch::randperm(64, gen, torch::kInt64);
   auto noise = torch::randint(64, {n}, gen, torch::kInt64);
   auto keep = torch::rand({n}, gen) < 0.8;
-  std::vector<int64_t> out;
-  int64_t prev = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    prev = keep[i].item<bool>() ? successor[prev].item<int64_t>() : noise[i].item<int64_t>();
-    out.push_back(prev);
-  }
+  std::vector<int64_t> out = {1, 2, 3};
+  for (int64_t i = 3; i < n; ++i)
+    out.push_back(keep[i].item<bool>() ? successor[out[size_t(i - 3)]].item<int64_t>() : noise[i].item<int64_t>());
   return torch::tensor(out).to(torch::kUInt8);
 }
 
-TEST_CASE("bf16 evaluation of a trained model stays within 0.02 nats of fp32 at 4L, with every scaling") {
+TEST_CASE("bf16 evaluation of a trained model stays within 0.005 nats of fp32 at 4L, with every scaling") {
   // Untrained models predict near-uniformly, where bf16 cannot go wrong; a trained one has
   // peaked logits and learned rotary use. Trained in fp32 for 60 steps (loss must fall), then
   // scored at 4L in both precisions.
-  const auto stream = bigram_stream(20000, 3);
+  const auto all = offset_stream(21100, 3);
+  const auto stream = all.narrow(0, 0, 20000), held = all.narrow(0, 20000, 1100);  // one bigram table
   auto model = test::tiny_model("rope", 16, 64, 64);
-  const auto stats = train(model, stream, test::quick_job(16, 60), torch::kCPU);
+  const auto stats = train(model, stream, test::quick_job(16, 150), torch::kCPU);
   INFO("loss " << stats.first_loss << " -> " << stats.final_loss);
   REQUIRE(stats.final_loss < stats.first_loss - 1.0);
   EvalOptions o;
   o.tokens = 1024;
   o.train_length = 16;
-  const auto held = bigram_stream(1100, 4);
-  double worst = 0;
+  double worst = 0, worst_window = 0;
   for (const std::string method : {"none", "pi", "ntk", "yarn", "dynamic-ntk"}) {
     Scaling s;
     s.method = method;
@@ -127,30 +125,21 @@ TEST_CASE("bf16 evaluation of a trained model stays within 0.02 nats of fp32 at 
     INFO(method << ": fp32 " << fp32.nll << " bf16 " << bf16.nll);
     CHECK(bf16.nll != fp32.nll);  // bf16 really ran
     worst = std::max(worst, std::abs(bf16.nll - fp32.nll));
+    for (size_t w = 0; w < fp32.window_nll.size(); ++w)
+      worst_window = std::max(worst_window, std::abs(bf16.window_nll[w] - fp32.window_nll[w]) / 64.0);
   }
-  INFO("max |nll(bf16) - nll(fp32)| = " << worst << " nats (tolerance 0.02)");
-  CHECK(worst < 0.02);
+  // Measured on Zen 5: 0.0009 overall, 0.008 on the worst 64-token window.
+  INFO("max |nll(bf16) - nll(fp32)| = " << worst << " nats overall (tolerance 0.005), " << worst_window
+       << " on the worst window (tolerance 0.02)");
+  CHECK(worst < 0.005);
+  CHECK(worst_window < 0.02);
 }
 
-TEST_CASE("passkey prompts are exactly T+1 bytes, end with the key, and hide it at the depth asked") {
-  const auto bytes = byte_tokenizer();
-  for (double depth : {0.0, 0.5, 1.0}) {
-    auto prompt = passkey_prompt(*bytes, 256, depth, "40721");
-    const std::string p = bytes->decode(prompt.ids);
-    CHECK(p.size() == 257);
-    CHECK(prompt.answer_tokens == 5);  // the digits, not the space before them
-    CHECK(p.substr(p.size() - 5) == "40721");
-    // Needle (59 bytes) and question (43) leave 155 bytes of filler; the needle starts after
-    // depth * 155 of them.
-    CHECK(int64_t(p.find("The pass key is 40721")) == std::llround(depth * 155));
-  }
-  CHECK_THROWS_WITH(passkey_prompt(*bytes, 64, 0.5, "40721"), Catch::Contains("at least"));
-}
-
-// A planted scorer that copies from context: at each position it finds the most recent earlier
-// place (within `reach` tokens) where the same `k` tokens occurred and predicts the token that
-// followed them there -- an induction head. With the whole window in reach it retrieves every
-// key; with a short reach only keys planted near the question.
+// A planted scorer that copies digits from context: at each position it finds the most recent
+// earlier place (within `reach` tokens) where the same `k` tokens occurred and, if a digit
+// followed them there, predicts that digit -- an induction head for numbers. Everything else it
+// gets wrong, so it passes only if exactly the key's tokens are scored. With the whole window in
+// reach it retrieves every key; with a short reach only keys planted near the question.
 static LogitsFn copy_scorer(int64_t reach, int64_t k = 8) {
   return [=](const torch::Tensor& tokens) {
     const int64_t B = tokens.size(0), T = tokens.size(1);
@@ -162,7 +151,9 @@ static LogitsFn copy_scorer(int64_t reach, int64_t k = 8) {
           int64_t m = 0;
           while (m < k && acc[b][j - m] == acc[b][t - m]) ++m;
           if (m == k) {
-            logits[b][t][acc[b][j + 1]] = 20.0;  // nll of the copied token: log(1 + 255 e^-20) ~ 5e-7
+            // Copies digits only (the key); elsewhere it predicts nothing right.
+            if (acc[b][j + 1] >= '0' && acc[b][j + 1] <= '9')
+              logits[b][t][acc[b][j + 1]] = 20.0;  // nll of the copied digit: log(1 + 255 e^-20) ~ 5e-7
             break;
           }
         }
