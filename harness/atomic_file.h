@@ -1,4 +1,5 @@
-// Files written whole or not at all (to PATH.tmp, then renamed), and JSON read back with
+// Files written whole or not at all (to PATH.tmp<pid>, then renamed; a failed write removes
+// the temp file and leaves PATH as it was), and JSON read back with
 // errors that name the file. Used by every layer that persists state: token cache, checkpoints,
 // reports.
 #pragma once
@@ -7,6 +8,8 @@
 
 namespace lb {
 
+// Creates `dir` (and parents); a file in its place is an InputError naming it as `what`.
+void ensure_directory(const std::string& dir, const std::string& what);
 void write_json_atomic(const std::string& path, const nlohmann::json& value);
 void write_text_atomic(const std::string& path, const std::string& text);
 nlohmann::json read_json_file(const std::string& path);  // throws naming the file

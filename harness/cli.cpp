@@ -45,8 +45,8 @@ constexpr const char* kUsage = R"(usage:
                     [--threads N] [--precision bf16|fp32] [--encoding E] [--gemm-peak]
 )";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct UsageError : InputError {
+  using InputError::InputError;
 };
 
 // Splits argv into positionals and --flag value pairs (repeatable flags keep every value).
@@ -124,6 +124,15 @@ int cmd_run(int argc, char** argv) {
   json report = run_experiment(config, options);
   TableOptions table;
   std::cout << "\n" << render_table({report}, table);
+  if (report.contains("failed_runs")) {
+    std::cerr << fmt::format("error: {} run(s) failed: {} (see {}/report.md)\n", report["failed_runs"].size(),
+                             report["failed_runs"].dump(), options.out_dir);
+    return 1;
+  }
+  if (report.contains("claims_error")) {
+    std::cerr << "error: claims not checked: " << report["claims_error"].get<std::string>() << "\n";
+    return 1;
+  }
   return 0;
 }
 
@@ -157,7 +166,7 @@ int cmd_claims(int argc, char** argv) {
   const std::string path = args.positional[0];
   json report = read_report(path);
   if (report.value("status", "") != "complete")
-    throw std::runtime_error(fmt::format("{} is an incomplete report; finish the run first", path));
+    throw InputError(fmt::format("{} is an incomplete report; finish the run first", path));
   if (auto config = args.get("config")) {
     // The claims must fit the report's runs and lengths, as they would at parse time.
     json cfg = report["config"];
@@ -275,6 +284,7 @@ int cmd_list() {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
+  install_interrupt_handler();
   spdlog::set_pattern("%H:%M:%S %^%l%$ %v");
   // Activations of a few MB are allocated and freed every step; keep them in the heap instead of
   // paying mmap + page faults + munmap for each (glibc's default for blocks >= 128 KiB).
@@ -303,8 +313,41 @@ int cli_main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::cerr << "error: " << e.what() << "\n" << kUsage;
     return 2;
+  } catch (const Interrupted& e) {
+    std::cerr << "error: " << e.what() << "; progress is saved: run the same command again to resume\n";
+    return 130;
+  } catch (...) {
+    return report_error(std::current_exception());
+  }
+}
+
+int report_error(std::exception_ptr error) {
+  // One line each, never a stack trace: libtorch's messages carry one, so only their first part is shown.
+  try {
+    std::rethrow_exception(error);
+  } catch (const InputError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const nlohmann::json::exception& e) {
+    std::cerr << "error: malformed JSON input: " << e.what() << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    std::string message = e.what_without_backtrace();
+    if (const auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
+    std::cerr << "error: " << message << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory (see the memory estimate at the start of the run; lower eval.batch_tokens, "
+                 "train.batch_size or the model size)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "error: unknown failure\n";
     return 1;
   }
 }

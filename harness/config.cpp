@@ -7,6 +7,7 @@
 
 #include "encodings/registry.h"
 #include "encodings/rope_scaling.h"
+#include "harness/atomic_file.h"
 
 namespace lb {
 
@@ -368,10 +369,12 @@ Config parse_config(const json& user) {
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(fmt::format("cannot open config file \"{}\"", path));
-  json user = json::parse(in, nullptr, false);
-  if (user.is_discarded()) throw ConfigError(fmt::format("config file \"{}\" is not valid JSON", path));
+  json user;
+  try {
+    user = read_json_file(path);
+  } catch (const InputError& e) {
+    throw ConfigError(fmt::format("config file {}", e.what()));
+  }
   for (const auto& o : overrides) apply_override(user, o);
   try {
     return parse_config(user);

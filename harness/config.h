@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "encodings/rope_scaling.h"
+#include "harness/errors.h"
 
 namespace lb {
 
@@ -156,8 +157,8 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 void validate_claims(const nlohmann::json& claims, const std::vector<std::string>& run_names,
                      const std::vector<double>& lengths, const std::vector<std::string>& protocols);
 
-struct ConfigError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct ConfigError : InputError {
+  using InputError::InputError;
 };
 
 }  // namespace lb

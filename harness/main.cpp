@@ -1,3 +1,10 @@
 #include "harness/cli.h"
 
-int main(int argc, char** argv) { return lb::cli_main(argc, argv); }
+// Every exception ends as one line and an exit code, even one thrown before cli_main's own handlers.
+int main(int argc, char** argv) {
+  try {
+    return lb::cli_main(argc, argv);
+  } catch (...) {
+    return lb::report_error(std::current_exception());
+  }
+}

@@ -12,7 +12,10 @@
 #include "harness/data/corpus.h"
 #include "harness/eval/evaluator.h"
 #include "harness/eval/passkey.h"
+#include "harness/atomic_file.h"
+#include "harness/errors.h"
 #include "harness/hash.h"
+#include "harness/preflight.h"
 #include "harness/model/model.h"
 #include "harness/model/precision.h"
 #include "harness/model/trainer.h"
@@ -119,7 +122,10 @@ json evaluate_run(const Config& c, const std::string& name, GPT& model, const Co
     for (int64_t T : lengths) {
       eo.protocol = protocol;
       auto t0 = std::chrono::steady_clock::now();
+      check_interrupt(fmt::format("while evaluating {}", name));
       EvalResult r = evaluate(model, corpus.held_out, T, eo);
+      if (!std::isfinite(r.nll))
+        throw NumericError(fmt::format("evaluation at T={} ({}) gave a non-finite nll", T, protocol));
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       spdlog::info("[{}] {} T={}: ppl {:.3f} (nll {:.4f} ± {:.4f}, {} tokens, {:.0f} tok/s)", name, protocol, T,
                    r.ppl, r.nll, r.nll_stderr, r.tokens, double(r.windows) * T / secs);
@@ -148,21 +154,172 @@ std::string duration(double s) { return fmt::format("{:.1f}s", s); }
 
 }  // namespace
 
+namespace {
+
+// One run of the config with the trained model it needs, named by its identity.
+struct Unit {
+  const RunSpec* run;
+  json identity;
+  std::string key;
+};
+
+// Every run's trained model; sharding deals whole trained models (with all their runs) to
+// shards, in config order. Records the shard in the report.
+std::vector<Unit> select_units(const Config& c, const RunOptions& options, int64_t max_length, const Corpus& corpus,
+                               bool bf16, json& report) {
+  std::vector<Unit> selected;
+  std::vector<std::string> groups;
+  for (const auto& run : c.runs) {
+    json identity = training_identity(c, run, max_length, corpus, bf16);
+    std::string key = run.encoding + "-" + short_hash(identity);
+    auto g = std::find(groups.begin(), groups.end(), key);
+    const size_t group = size_t(g - groups.begin());
+    if (g == groups.end()) groups.push_back(key);
+    if (options.shard_count == 0 || int(group % size_t(options.shard_count)) == options.shard_index - 1)
+      selected.push_back({&run, std::move(identity), std::move(key)});
+  }
+  if (options.shard_count > 0) {
+    if (options.shard_count > int(groups.size()))
+      throw InputError(fmt::format("--shard {}/{}: this config trains {} models, so at most {} shards",
+                                   options.shard_index, options.shard_count, groups.size(), groups.size()));
+    json names = json::array();
+    for (const auto& s : selected) names.push_back(s.run->name);
+    report["shard"] = {{"index", options.shard_index}, {"count", options.shard_count}, {"runs", names}};
+    spdlog::info("shard {}/{}: {}", options.shard_index, options.shard_count, names.dump());
+  }
+  return selected;
+}
+
+// Tokens still to train and to evaluate for these units.
+Workload workload(const Config& c, const std::vector<Unit>& units, const fs::path& out, int64_t eval_tokens) {
+  Workload w;
+  std::vector<std::string> counted;
+  const int64_t tokens_per_step = c.train.batch_size * c.train.length;
+  for (const auto& u : units) {
+    if (std::find(counted.begin(), counted.end(), u.key) == counted.end()) {
+      counted.push_back(u.key);
+      w.train_tokens += (c.train.steps - checkpoint_step((out / "checkpoints" / u.key).string())) * tokens_per_step;
+    }
+    w.train_tokens += u.run->finetune.steps * tokens_per_step;
+    for (const auto& protocol : c.eval.protocols)
+      for (int64_t T : c.eval_lengths()) {
+        const int64_t windows = protocol == "sliding" ? int64_t(plan_windows(protocol, eval_tokens, T, c.eval.sliding_stride).starts.size())
+                                                      : eval_tokens / T;
+        w.eval_tokens += windows * T + c.eval.passkey.trials * int64_t(c.eval.passkey.depths.size()) * T;
+      }
+  }
+  return w;
+}
+
+// One run on its trained model: fine-tune if asked, evaluate, probe.
+json run_one(const Config& c, const Unit& unit, GPT model, const json& train_json, const Corpus& corpus,
+             const std::vector<int64_t>& lengths, int64_t eval_tokens, int64_t max_length, const fs::path& out,
+             const Compute& compute) {
+  const RunSpec& run = *unit.run;
+  json run_json = {{"name", run.name},
+                   {"status", "complete"},
+                   {"encoding", run.encoding},
+                   {"scaling", run.scaling.method},
+                   {"factor", run.entry["factor"]},
+                   {"scaling_options", run.scaling.options},
+                   {"encoding_options", run.encoding_options},
+                   {"train_length", c.train.length},
+                   {"parameters", model->parameter_count()},
+                   {"checkpoint", unit.key},
+                   {"train", train_json}};
+  if (run.finetune.steps > 0) {
+    auto [tuned, stats] = finetune(c, run, model, unit.identity, corpus, max_length, out, compute);
+    model = tuned;
+    run_json["finetune"] = stats;
+  }
+  model->encoding().set_scaling(run.scaling);
+  if (auto notes = model->encoding().notes(); !notes.empty()) run_json["notes"] = notes;
+  const auto eval_start = std::chrono::steady_clock::now();
+  run_json["results"] = evaluate_run(c, run.name, model, corpus, lengths, eval_tokens, compute);
+  if (c.eval.passkey.trials > 0) run_json["passkey"] = passkey_run(c, model, corpus, lengths, compute);
+  run_json["eval_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+  run_json["peak_rss_mb"] = peak_rss_mb();  // of the process so far
+  return run_json;
+}
+
+// A run that could not finish: its row says why, and the others go on.
+json failed_run(const Config& c, const RunSpec& run, const std::string& error) {
+  return {{"name", run.name},         {"status", "failed"},           {"error", error},
+          {"encoding", run.encoding}, {"scaling", run.scaling.method}, {"factor", run.entry["factor"]},
+          {"train_length", c.train.length}, {"results", json::array()}};
+}
+
+std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
+
+// Trains what is needed and evaluates every unit, appending to report["runs"] and writing the
+// report after each run. A run whose training diverges is recorded as failed; the others go on.
+void run_units(const Config& c, const std::vector<Unit>& units, const std::map<std::string, json>& finished,
+               const Corpus& corpus, const std::vector<int64_t>& lengths, int64_t eval_tokens, int64_t max_length,
+               const fs::path& out, const Compute& compute, json& report) {
+  const std::string report_path = (out / "report.json").string();
+  std::map<std::string, GPT> models;  // training identity -> trained model
+  std::map<std::string, json> train_stats;
+  std::map<std::string, std::string> failed;  // training identity -> why its training failed
+  for (const auto& unit : units) {
+    const RunSpec& run = *unit.run;
+    if (auto hit = finished.find(run.name); hit != finished.end()) {
+      spdlog::info("[{}] already evaluated in {}; kept", run.name, report_path);
+      report["runs"].push_back(hit->second);
+      continue;
+    }
+    json run_json;
+    try {
+      if (auto f = failed.find(unit.key); f != failed.end()) throw NumericError(f->second);
+      if (!models.count(unit.key)) {
+        GPT model = build_model(c, run, corpus.vocab, max_length);
+        TrainJob job = train_job(c, run.encoding, compute.bf16);
+        job.checkpoint = (out / "checkpoints" / unit.key).string();
+        spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}", run.encoding, unit.key,
+                     model->parameter_count(), job.train.steps, job.train.length);
+        try {
+          train_stats[unit.key] = train(model, corpus.train, job, compute.device).to_json();
+        } catch (const NumericError& e) {
+          failed[unit.key] = e.what();
+          throw;
+        }
+        models.emplace(unit.key, model);
+      }
+      run_json = run_one(c, unit, models.at(unit.key), train_stats.at(unit.key), corpus, lengths, eval_tokens,
+                         max_length, out, compute);
+    } catch (const NumericError& e) {
+      spdlog::error("[{}] failed: {}", run.name, e.what());
+      run_json = failed_run(c, run, e.what());
+    } catch (const c10::Error& e) {
+      const std::string message = first_line(e.what_without_backtrace());
+      if (message.find("alloc") == std::string::npos) throw;
+      throw ResourceError(fmt::format("run \"{}\" ran out of memory: {} (the estimate at the start was {})", run.name,
+                                      message, estimate_memory(c, run, corpus.vocab, max_length).describe()));
+    }
+    report["runs"].push_back(run_json);
+    write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
+    check_interrupt(fmt::format("after run \"{}\" (report {} is marked incomplete)", run.name, report_path));
+  }
+}
+
+}  // namespace
+
 json run_experiment(const Config& c, const RunOptions& options) {
   const auto wall_start = std::chrono::steady_clock::now();
   const torch::Device device(c.device);
   if (device.is_cuda() && !torch::cuda::is_available())
-    throw std::runtime_error("config key \"device\" is \"cuda\" but this libtorch has no CUDA device");
+    throw ConfigError("config key \"device\" is \"cuda\" but this libtorch has no CUDA device");
   const Hardware hardware = detect_hardware(c.device);
   const PrecisionChoice precision = choose_precision(c.precision, c.device, hardware);
   if (precision.emulated) spdlog::warn(precision.reason);
   else spdlog::info(precision.reason);
   const Compute compute{device, precision.effective == "bf16"};
 
+  const fs::path out(options.out_dir);
+  ensure_directory(out.string(), "--out");
   Corpus corpus = load_corpus(c.data);
   if (c.eval.passkey.trials > 0 && !corpus.tokenizer)
-    throw std::runtime_error("config key \"eval.passkey\": the passkey probe writes its prompts as text, but "
-                             "data.path holds pre-tokenized ids with no tokenizer (set eval.passkey.trials to 0)");
+    throw ConfigError("config key \"eval.passkey\": the passkey probe writes its prompts as text, but "
+                      "data.path holds pre-tokenized ids with no tokenizer (set eval.passkey.trials to 0)");
   const auto lengths = c.eval_lengths();
   const int64_t eval_tokens = shared_eval_tokens(corpus.held_out.numel(), c.data.eval_tokens, lengths);
   int64_t max_length = *std::max_element(lengths.begin(), lengths.end());
@@ -171,10 +328,7 @@ json run_experiment(const Config& c, const RunOptions& options) {
   spdlog::info("data: {} ({} train / {} held-out tokens); scoring {} held-out tokens at lengths {}",
                c.data.path, corpus.train.numel(), corpus.held_out.numel(), eval_tokens, json(lengths).dump());
 
-  const fs::path out(options.out_dir);
-  fs::create_directories(out);
   const std::string report_path = (out / "report.json").string();
-
   json report = {{"schema", kReportSchema},
                  {"name", c.name},
                  {"status", "incomplete"},
@@ -190,94 +344,48 @@ json run_experiment(const Config& c, const RunOptions& options) {
                  {"runs", json::array()}};
 
   // Finished runs of an *interrupted* invocation with the same config are kept, not recomputed.
-  // A complete report (e.g. the one committed under results/) is evaluated afresh.
+  // A complete report (e.g. the one committed under results/) is evaluated afresh; an unreadable
+  // one is set aside.
   std::map<std::string, json> finished;
   if (fs::exists(report_path)) {
     try {
       json previous = read_report(report_path);
       if (previous["status"] == "incomplete" && previous["config"] == c.resolved && previous["data"] == corpus.summary)
-        for (const auto& run : previous["runs"]) finished[run["name"]] = run;
-    } catch (const std::exception&) {
+        for (const auto& run : previous["runs"])
+          if (run.value("status", "complete") == "complete") finished[run["name"]] = run;
+    } catch (const std::exception& e) {
+      spdlog::warn("previous report {} is unreadable ({}); evaluating every run afresh", report_path, first_line(e.what()));
     }
   }
 
-  // Each run's trained model, named by its identity; sharding deals whole trained models (with
-  // all their runs) to shards, in config order.
-  struct Selected {
-    const RunSpec* run;
-    json identity;
-    std::string key;
-  };
-  std::vector<Selected> selected;
-  {
-    std::vector<std::string> groups;
-    for (const auto& run : c.runs) {
-      json identity = training_identity(c, run, max_length, corpus, compute.bf16);
-      std::string key = run.encoding + "-" + short_hash(identity);
-      auto g = std::find(groups.begin(), groups.end(), key);
-      const size_t group = size_t(g - groups.begin());
-      if (g == groups.end()) groups.push_back(key);
-      if (options.shard_count == 0 || int(group % size_t(options.shard_count)) == options.shard_index - 1)
-        selected.push_back({&run, std::move(identity), std::move(key)});
+  const std::vector<Unit> units = select_units(c, options, max_length, corpus, compute.bf16, report);
+  std::vector<Unit> todo;
+  std::vector<const RunSpec*> todo_runs;
+  for (const auto& u : units)
+    if (!finished.count(u.run->name)) {
+      todo.push_back(u);
+      todo_runs.push_back(u.run);
     }
-    if (options.shard_count > 0) {
-      if (options.shard_count > int(groups.size()))
-        throw std::runtime_error(fmt::format("--shard {}/{}: this config trains {} models, so at most {} shards",
-                                             options.shard_index, options.shard_count, groups.size(), groups.size()));
-      json names = json::array();
-      for (const auto& s : selected) names.push_back(s.run->name);
-      report["shard"] = {{"index", options.shard_index}, {"count", options.shard_count}, {"runs", names}};
-      spdlog::info("shard {}/{}: {}", options.shard_index, options.shard_count, names.dump());
-    }
+  check_before_training(c, corpus, todo_runs, max_length);
+  if (!todo.empty()) {
+    GPT probe = build_model(c, *todo.front().run, corpus.vocab, max_length);
+    const json estimate = describe_estimate(workload(c, todo, out, eval_tokens),
+                                            calibrate_training(probe, corpus, c, compute.bf16, compute.device));
+    spdlog::info("{}", estimate["line"].get<std::string>());
+    report["estimate"] = estimate;
   }
 
-  std::map<std::string, GPT> models;  // training identity -> trained model
-  std::map<std::string, TrainStats> train_stats;
-  for (const auto& [run_ptr, identity, key] : selected) {
-    const RunSpec& run = *run_ptr;
-    if (auto hit = finished.find(run.name); hit != finished.end()) {
-      spdlog::info("[{}] already evaluated in {}; kept", run.name, report_path);
-      report["runs"].push_back(hit->second);
-      continue;
-    }
-    if (!models.count(key)) {
-      GPT model = build_model(c, run, corpus.vocab, max_length);
-      TrainJob job = train_job(c, run.encoding, compute.bf16);
-      job.checkpoint = (out / "checkpoints" / key).string();
-      spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}", run.encoding, key,
-                   model->parameter_count(), job.train.steps, job.train.length);
-      train_stats[key] = train(model, corpus.train, job, compute.device);
-      models.emplace(key, model);
-    }
-    GPT model = models.at(key);
-    json run_json = {{"name", run.name},
-                     {"encoding", run.encoding},
-                     {"scaling", run.scaling.method},
-                     {"factor", run.entry["factor"]},
-                     {"scaling_options", run.scaling.options},
-                     {"encoding_options", run.encoding_options},
-                     {"train_length", c.train.length},
-                     {"parameters", model->parameter_count()},
-                     {"checkpoint", key},
-                     {"train", train_stats.at(key).to_json()}};
-    if (run.finetune.steps > 0) {
-      auto [tuned, stats] = finetune(c, run, model, identity, corpus, max_length, out, compute);
-      model = tuned;
-      run_json["finetune"] = stats;
-    }
-    model->encoding().set_scaling(run.scaling);
-    if (auto notes = model->encoding().notes(); !notes.empty()) run_json["notes"] = notes;
-
-    const auto eval_start = std::chrono::steady_clock::now();
-    run_json["results"] = evaluate_run(c, run.name, model, corpus, lengths, eval_tokens, compute);
-    if (c.eval.passkey.trials > 0) run_json["passkey"] = passkey_run(c, model, corpus, lengths, compute);
-    run_json["eval_seconds"] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
-    run_json["peak_rss_mb"] = peak_rss_mb();  // of the process so far
-    report["runs"].push_back(run_json);
-    write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
+  try {
+    run_units(c, units, finished, corpus, lengths, eval_tokens, max_length, out, compute, report);
+  } catch (const Interrupted&) {
+    write_json_atomic(report_path, report);  // what finished so far, marked incomplete
+    throw;
   }
   report["status"] = "complete";
+  json failed_runs = json::array();
+  for (const auto& run : report["runs"])
+    if (run.value("status", "complete") == "failed") failed_runs.push_back(run["name"]);
+  if (!failed_runs.empty()) report["failed_runs"] = failed_runs;
   report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   publish_report(report, out.string());
   spdlog::info("wrote {} and {} in {}", report_path, (out / "report.md").string(), duration(report["seconds"]));

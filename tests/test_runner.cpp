@@ -9,36 +9,8 @@
 using namespace lb;
 using nlohmann::json;
 
-static std::string make_corpus(const test::TempDir& dir) {
-  const char* words[] = {"the ", "kernel ", "driver ", "calls ", "a ", "function ", "to ", "map ", "memory ", "pages ", "\n"};
-  uint64_t x = 42;
-  for (int d = 0; d < 40; ++d) {
-    std::string text;
-    for (int w = 0; w < 400; ++w) {
-      x = x * 6364136223846793005ull + 1442695040888963407ull;
-      text += words[(x >> 33) % 11];
-    }
-    dir.file("corpus/doc" + std::to_string(d) + ".txt", text);
-  }
-  return (dir.path / "corpus").string();
-}
-
-static json small_config(const std::string& data) {
-  json cfg = json::parse(R"({
-    "name": "e2e", "threads": 1,
-    "model": {"layers": 1, "d_model": 32, "heads": 2},
-    "train": {"length": 16, "steps": 12, "batch_size": 4, "warmup_steps": 2, "log_every": 100, "checkpoint_every": 5},
-    "eval": {"lengths": [1, 2], "protocols": ["nonoverlapping", "sliding"], "sliding_stride": 8},
-    "runs": [
-      {"encoding": "rope"},
-      {"encoding": "rope", "scaling": "yarn"},
-      {"name": "rope+pi-ft", "encoding": "rope", "scaling": "pi", "factor": 2, "finetune": {"steps": 3, "length": 2}},
-      {"encoding": "t5"}
-    ]})");
-  const auto cache = std::filesystem::path(data).parent_path() / "cache";
-  cfg["data"] = {{"path", data}, {"eval_tokens", 512}, {"held_out_fraction", 0.2}, {"cache_dir", cache.string()}};
-  return cfg;
-}
+using test::make_corpus;
+using test::small_config;
 
 TEST_CASE("run: one trained rope model serves every scaling and the report is complete and resumable") {
   test::TempDir dir;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <filesystem>
 
+#include "harness/atomic_file.h"
 #include "harness/data/sources.h"
 #include "harness/data/token_cache.h"
 
@@ -33,6 +34,16 @@ static Corpus load_bin(const DataConfig& c) {
 Corpus load_corpus(const DataConfig& c) {
   const std::string format = c.format == "auto" ? detect_format(c.path) : c.format;
   if (!fs::exists(c.path)) throw DataError(fmt::format("data.path \"{}\" does not exist", c.path));
+  // The path must be of the kind its format reads.
+  const bool wants_directory = format == "dir";
+  if (format != "bin" && fs::is_directory(c.path) != wants_directory)
+    throw DataError(fmt::format("data.path \"{}\" is a {}, but data.format \"{}\" reads a {}", c.path,
+                                fs::is_directory(c.path) ? "directory" : "file", format,
+                                wants_directory ? "directory of text files" : "file"));
+  if (!c.tokenizer.model.empty() && fs::is_directory(c.tokenizer.model))
+    throw DataError(fmt::format("data.tokenizer.model \"{}\" is a directory; expected a SentencePiece .model file",
+                                c.tokenizer.model));
+  ensure_directory(c.cache_dir, "data.cache_dir");
   if (format == "bin") return load_bin(c);
   if (c.tokenizer.kind == "sentencepiece" && format == "bytes")
     throw DataError("data.format \"bytes\" reads raw bytes, but data.tokenizer.kind \"sentencepiece\" needs text "

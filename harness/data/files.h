@@ -7,11 +7,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "harness/errors.h"
+
 namespace lb {
 
 // Bad or unreadable data: the message names the file.
-struct DataError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct DataError : InputError {
+  using InputError::InputError;
 };
 
 std::string read_file(const std::filesystem::path& path);

@@ -75,6 +75,9 @@ std::string stale_reason(const json& manifest, const json& source, const fs::pat
     const fs::path file = prefix.parent_path() / tokens[std::string(part) + "_file"].get<std::string>();
     if (!fs::exists(file) || fs::file_size(file) != tokens[part].get<size_t>() * width)
       return fmt::format("{} is missing or incomplete", file.string());
+    // Same size but other bytes (a damaged or overwritten file): the recorded hash tells.
+    if (file_hash(file) != tokens[std::string(part) + "_hash"])
+      return fmt::format("{} does not match its recorded hash (damaged?)", file.string());
   }
   return "";
 }

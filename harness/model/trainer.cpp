@@ -6,8 +6,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "harness/data/sampler.h"
+#include "harness/errors.h"
 #include "harness/model/precision.h"
 #include "harness/atomic_file.h"
 
@@ -79,13 +81,31 @@ torch::optim::AdamW make_optimizer(GPT& model, const TrainJob& job) {
 json read_state(const std::string& prefix);
 
 // Tensors go to files named by step; the state file, written last and atomically, names them.
-// A kill at any point leaves the previous state file pointing at complete files.
+// A kill at any point leaves the previous state file pointing at complete files, and a failed
+// write removes its partial files.
 void save_checkpoint(GPT& model, torch::optim::AdamW& optimizer, const std::string& prefix, json state) {
-  fs::create_directories(fs::path(prefix).parent_path());
+  ensure_directory(fs::path(prefix).parent_path().string(), "checkpoint directory");
   const json previous = read_state(prefix);
   const std::string stem = fmt::format("{}.step{}", prefix, state.at("step").get<int64_t>());
-  torch::save(model, stem + ".model.pt");
-  torch::save(optimizer, stem + ".optim.pt");
+  // Serialized in memory, then written with our own atomic write: libtorch's file writer throws
+  // from a destructor when a write fails (disk full, file-size limit), which would abort.
+  auto write = [&](const auto& module, const std::string& path) {
+    std::ostringstream bytes;
+    torch::save(module, bytes);
+    try {
+      write_text_atomic(path, bytes.str());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("cannot write checkpoint: {} (the previous checkpoint is kept)", e.what()));
+    }
+  };
+  write(model, stem + ".model.pt");
+  try {
+    write(optimizer, stem + ".optim.pt");
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(stem + ".model.pt", ec);
+    throw;
+  }
   state["model_file"] = fs::path(stem + ".model.pt").filename().string();
   state["optim_file"] = fs::path(stem + ".optim.pt").filename().string();
   write_json_atomic(prefix + ".json", state);
@@ -105,13 +125,51 @@ json read_state(const std::string& prefix) {
   return state.is_discarded() ? json(nullptr) : state;
 }
 
+// A checkpoint that cannot be read is renamed *.corrupt (kept for inspection, never loaded again)
+// and training starts over.
+void set_aside(const std::string& prefix, const json& state, const std::string& reason, const std::string& label) {
+  std::error_code ec;
+  for (const char* key : {"model_file", "optim_file"})
+    if (state.is_object() && state.contains(key)) {
+      const auto file = checkpoint_file(prefix, state, key);
+      fs::rename(file, file + ".corrupt", ec);
+    }
+  fs::rename(prefix + ".json", prefix + ".json.corrupt", ec);
+  spdlog::warn("[{}] checkpoint {} is unreadable ({}); set aside as *.corrupt, training this model from step 0", label,
+               prefix, reason.substr(0, reason.find('\n')));
+}
+
+// Loads the checkpoint's files into model (and optimizer); false (with the checkpoint set aside and
+// the model restored to its state before) when they cannot be read.
+bool try_load(GPT& model, torch::optim::AdamW* optimizer, const std::string& prefix, const json& state,
+              const std::string& label) {
+  std::stringstream before;
+  torch::save(model, before);
+  try {
+    if (!state.contains("step") || !state.contains("stats")) throw std::runtime_error("state file lacks step or stats");
+    torch::load(model, checkpoint_file(prefix, state, "model_file"));
+    if (optimizer) torch::load(*optimizer, checkpoint_file(prefix, state, "optim_file"));
+    return true;
+  } catch (const std::exception& e) {
+    const c10::Error* torch_error = dynamic_cast<const c10::Error*>(&e);
+    set_aside(prefix, state, torch_error ? torch_error->what_without_backtrace() : e.what(), label);
+    torch::load(model, before);
+    return false;
+  }
+}
+
 }  // namespace
+
+int64_t checkpoint_step(const std::string& prefix) {
+  const json state = read_state(prefix);
+  return state.is_object() ? state.value("step", int64_t(0)) : 0;
+}
 
 bool load_complete_checkpoint(GPT& model, const std::string& prefix, TrainStats* stats) {
   if (prefix.empty()) return false;
   json state = read_state(prefix);
   if (state.is_null() || !state.value("complete", false)) return false;
-  torch::load(model, checkpoint_file(prefix, state, "model_file"));
+  if (!try_load(model, nullptr, prefix, state, fs::path(prefix).filename().string())) return false;
   if (stats) *stats = TrainStats::from_json(state.at("stats"));
   return true;
 }
@@ -125,16 +183,18 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
     return stats;
   }
   model->train();
-  auto optimizer = make_optimizer(model, job);
+  auto optimizer = std::make_unique<torch::optim::AdamW>(make_optimizer(model, job));
   int64_t start = 0;
   if (!job.checkpoint.empty()) {
     json state = read_state(job.checkpoint);
     if (!state.is_null()) {
-      torch::load(model, checkpoint_file(job.checkpoint, state, "model_file"));
-      torch::load(optimizer, checkpoint_file(job.checkpoint, state, "optim_file"));
-      start = state.at("step");
-      stats = TrainStats::from_json(state.at("stats"));
-      spdlog::info("[{}] resuming from step {} ({})", job.label, start, job.checkpoint);
+      if (try_load(model, optimizer.get(), job.checkpoint, state, job.label)) {
+        start = state.at("step");
+        stats = TrainStats::from_json(state.at("stats"));
+        spdlog::info("[{}] resuming from step {} ({})", job.label, start, job.checkpoint);
+      } else {
+        optimizer = std::make_unique<torch::optim::AdamW>(make_optimizer(model, job));  // drop a half-loaded state
+      }
     }
   }
   const int64_t tokens_per_step = job.train.batch_size * job.train.length;
@@ -145,7 +205,7 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
   double loss_value = stats.final_loss;
   for (int64_t step = start; step < job.train.steps; ++step) {
     const double lr = learning_rate(job, step);
-    for (auto& group : optimizer.param_groups())
+    for (auto& group : optimizer->param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     auto batch = sample_windows(stream, job.train.batch_size, job.train.length, job.seed, step).to(device);
     auto inputs = batch.narrow(1, 0, job.train.length), targets = batch.narrow(1, 1, job.train.length);
@@ -154,15 +214,20 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
       AutocastScope autocast(job.bf16, device);
       loss = token_nll(model->forward(inputs), targets).mean();
     }
-    optimizer.zero_grad();
+    const double step_loss = loss.item<double>();
+    if (!std::isfinite(step_loss))
+      throw NumericError(fmt::format("training loss became {} at step {} (lr {:.2e}); lower train.lr, raise "
+                                     "train.warmup_steps or keep train.grad_clip > 0",
+                                     step_loss, step + 1, lr));
+    optimizer->zero_grad();
     loss.backward();
     if (job.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), job.train.grad_clip);
-    optimizer.step();
+    optimizer->step();
     ++window_steps;
 
     const bool last = step + 1 == job.train.steps;
     if ((step + 1) % job.train.log_every == 0 || last || step == start) {
-      loss_value = loss.item<double>();
+      loss_value = step_loss;
       if (step == 0) stats.first_loss = loss_value;
       auto now = std::chrono::steady_clock::now();
       const double window = std::chrono::duration<double>(now - window_start).count();
@@ -179,12 +244,18 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
     stats.final_loss = loss_value;
     const bool stopping = job.stop_after > 0 && step + 1 == job.stop_after && !last;
     if (!job.checkpoint.empty() && !last && ((step + 1) % job.train.checkpoint_every == 0 || stopping))
-      save_checkpoint(model, optimizer, job.checkpoint, {{"step", step + 1}, {"complete", false}, {"stats", stats.to_json()}});
+      save_checkpoint(model, *optimizer, job.checkpoint, {{"step", step + 1}, {"complete", false}, {"stats", stats.to_json()}});
     if (stopping) return stats;
+    if (interrupt_requested()) {
+      if (!job.checkpoint.empty() && !last)
+        save_checkpoint(model, *optimizer, job.checkpoint, {{"step", step + 1}, {"complete", false}, {"stats", stats.to_json()}});
+      throw Interrupted(fmt::format("interrupted while training {} at step {}{}", job.label, step + 1,
+                                    job.checkpoint.empty() ? "" : " (checkpoint saved)"));
+    }
   }
   stats.tokens_per_second = stats.seconds > 0 ? stats.tokens / stats.seconds : 0;
   if (!job.checkpoint.empty())
-    save_checkpoint(model, optimizer, job.checkpoint, {{"step", job.train.steps}, {"complete", true}, {"stats", stats.to_json()}});
+    save_checkpoint(model, *optimizer, job.checkpoint, {{"step", job.train.steps}, {"complete", true}, {"stats", stats.to_json()}});
   return stats;
 }
 

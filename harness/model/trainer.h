@@ -31,9 +31,12 @@ struct TrainStats {
 double learning_rate(const TrainJob& job, int64_t step);
 
 // Trains `model` on `stream` (resuming from job.checkpoint if a partial one exists; returning the
-// stored stats at once if a complete one does).
+// stored stats at once if a complete one does; an unreadable checkpoint is set aside). Throws
+// NumericError when the loss is not finite, Interrupted (after saving a checkpoint) on SIGINT/SIGTERM.
 TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, torch::Device device);
 
 bool load_complete_checkpoint(GPT& model, const std::string& prefix, TrainStats* stats);
+// Steps done by the checkpoint at `prefix` (0 when there is none).
+int64_t checkpoint_step(const std::string& prefix);
 
 }  // namespace lb

@@ -25,6 +25,8 @@ const json& find_result(const json& report, const json& side, const std::string&
   for (const auto& run : report.at("runs")) {
     if (run.at("name") != run_name) continue;
     const int64_t T = std::llround(side["length"].get<double>() * run.at("train_length").get<double>());
+    if (run.value("status", "complete") == "failed")
+      throw std::invalid_argument(fmt::format("claim refers to {}, which failed: {}", run_name, run.value("error", "")));
     for (const auto& r : run.at("results"))
       if (r.at("protocol") == protocol && r.at("eval_length") == T) return r;
   }

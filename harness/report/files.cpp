@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <stdexcept>
 
+#include "harness/errors.h"
+
 namespace lb {
 
 using nlohmann::json;
@@ -10,7 +12,7 @@ using nlohmann::json;
 json read_report(const std::string& path) {
   json r = read_json_file(path);
   if (!r.is_object() || r.value("schema", "") != kReportSchema)
-    throw std::runtime_error(fmt::format("\"{}\" is not a lengthbench report (schema {} expected)", path, kReportSchema));
+    throw InputError(fmt::format("\"{}\" is not a lengthbench report (schema {} expected)", path, kReportSchema));
   return r;
 }
 

@@ -29,6 +29,12 @@ std::string report_markdown(const json& report) {
                       protocol == "sliding" ? fmt::format(" (stride {})", report["evaluation"]["sliding_stride"].get<int>()) : "");
     md += render_table({report}, t) + "\n";
   }
+  if (report.contains("failed_runs"))
+    md += fmt::format("**{} run(s) failed: {}.** Their rows say why; the other runs are complete.\n\n",
+                      report["failed_runs"].size(), report["failed_runs"].dump());
+  if (report.contains("claims_error"))
+    md += fmt::format("**Claims not checked:** {} (fix them and run `lengthbench claims REPORT --config CONFIG`).\n\n",
+                      report["claims_error"].get<std::string>());
   if (report.contains("claims")) {
     md += "## Claims\n\nd = nll(left) − nll(right) per token ± its standard error, paired over the same held-out "
           "tokens (clustered by the windows common to both sides); held when all of d ± 2se satisfies the claim, not "
@@ -49,6 +55,12 @@ std::string report_markdown(const json& report) {
         "|---|---|---|---|---:|---:|---:|---:|---:|\n";
   for (const auto& run : report.at("runs")) {
     const auto& f = run["factor"];
+    if (run.value("status", "complete") == "failed") {
+      md += fmt::format("| {} | {} | {} | {} | **failed**: {} |||||\n", run["name"].get<std::string>(),
+                        run["encoding"].get<std::string>(), run["scaling"].get<std::string>(),
+                        f.is_null() ? "–" : f.is_string() ? f.get<std::string>() : f.dump(), run.value("error", ""));
+      continue;
+    }
     md += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.0f} | {:.0f}s | {:.0f} MB |\n", run["name"].get<std::string>(),
                       run["encoding"].get<std::string>(), run["scaling"].get<std::string>(),
                       f.is_null() ? "–" : f.is_string() ? f.get<std::string>() : f.dump(),
@@ -60,7 +72,9 @@ std::string report_markdown(const json& report) {
   for (const auto& run : report.at("runs")) any_passkey = any_passkey || run.contains("passkey");
   if (any_passkey) {
     md += "\n## Passkey retrieval\n\nRetrieved / trials (greedy, every digit right), by window length T and depth of the key.\n\n";
-    const auto& first = report["runs"][0]["passkey"];
+    json first;
+    for (const auto& run : report.at("runs"))
+      if (run.contains("passkey") && first.is_null()) first = run["passkey"];
     md += "| run |";
     std::string rule = "|---|";
     for (const auto& r : first) {

@@ -33,7 +33,7 @@ Series ppl_series(const json& report, const std::string& protocol) {
   for (const auto& run : report.at("runs")) {
     std::string block;
     const double L = run.at("train_length").get<double>();
-    for (const auto& r : run.at("results"))
+    for (const auto& r : run.value("results", json::array()))
       if (r.at("protocol") == protocol)
         block += fmt::format("{} {}\n", r.at("eval_length").get<double>() / L, r.at("ppl").get<double>());
     if (block.empty()) continue;
@@ -46,12 +46,12 @@ Series ppl_series(const json& report, const std::string& protocol) {
 Series curve_series(const json& report, const std::string& protocol, int64_t* longest_out) {
   int64_t longest = 0;
   for (const auto& run : report.at("runs"))
-    for (const auto& r : run.at("results"))
+    for (const auto& r : run.value("results", json::array()))
       if (r.at("protocol") == protocol) longest = std::max<int64_t>(longest, r.at("eval_length"));
   Series s;
   for (const auto& run : report.at("runs")) {
     const double L = run.at("train_length").get<double>();
-    for (const auto& r : run.at("results")) {
+    for (const auto& r : run.value("results", json::array())) {
       if (r.at("protocol") != protocol || r.at("eval_length") != longest) continue;
       std::string block;
       for (const auto& point : r.at("curve")) block += fmt::format("{} {}\n", point[0].get<double>() / L, point[1].get<double>());

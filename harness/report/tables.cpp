@@ -81,6 +81,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   struct Row {
     std::string name;
     std::map<int64_t, Cell> cells;
+    bool failed = false;  // the run stopped (e.g. its loss diverged): every cell says so
   };
   std::vector<Row> rows;
   // With a baseline, its result at each eval length (under the protocol).
@@ -106,9 +107,9 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
                                               "differences need the same held-out tokens",
                                               o.baseline, report.value("name", std::string("?"))));
     for (const auto& run : report.at("runs")) {
-      Row row{run.at("name").get<std::string>(), {}};
-      const double L = run.at("train_length").get<double>();
-      for (const auto& r : run.at("results")) {
+      Row row{run.at("name").get<std::string>(), {}, run.value("status", "complete") == "failed"};
+      const double L = run.value("train_length", 1.0);
+      for (const auto& r : run.value("results", json::array())) {
         if (r.at("protocol") != o.protocol) continue;
         const int64_t T = r.at("eval_length");
         columns[T] = double(T) / L;
@@ -139,7 +140,8 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
       out += row.name;
       for (const auto& [T, m] : columns) {
         auto c = row.cells.find(T);
-        if (c == row.cells.end()) out += ",,";
+        if (row.failed) out += ",failed,";
+        else if (c == row.cells.end()) out += ",,";
         else out += fmt::format(",{:.6g},{}", c->second.value, c->second.error >= 0 ? fmt::format("{:.6g}", c->second.error) : "");
       }
       out += "\n";
@@ -150,6 +152,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   auto label = [](double m) { return fmt::format("{:g}L", m); };
   auto format_cell = [&](int64_t T, const Row& row) -> std::string {
     auto c = row.cells.find(T);
+    if (row.failed) return "failed";
     if (c == row.cells.end()) return "–";
     std::string s = number(c->second.value);
     if (c->second.error >= 0) s += (latex ? " $\\pm$ " : " ± ") + number(c->second.error);
