@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <malloc.h>
 #include <filesystem>
+#include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <map>
 #include <sstream>
 
@@ -20,6 +22,7 @@
 #include "harness/report/markdown.h"
 #include "harness/report/publish.h"
 #include "harness/runner.h"
+#include "harness/shard_plan.h"
 #include "harness/report/tables.h"
 
 namespace lb {
@@ -29,7 +32,8 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kUsage = R"(usage:
-  lengthbench run CONFIG [--set key.path=value]... [--out DIR] [--threads N] [--shard i/N]
+  lengthbench run CONFIG [--set key.path=value]... [--out DIR] [--threads N] [--shard i/N|auto]
+                         [--shard-plan N]   (print how N shards would split the config, and stop)
   lengthbench merge SHARD_REPORT... [--out DIR]   (join the reports of `run --shard i/N`)
   lengthbench tokenize CONFIG [--set key.path=value]...   (build the token cache, train the
                               SentencePiece model if asked, and print the cache manifest)
@@ -42,7 +46,7 @@ constexpr const char* kUsage = R"(usage:
                               a finished report; rewrites its report.json and report.md)
   lengthbench list
   lengthbench bench [--layers N] [--d-model D] [--heads H] [--length L] [--batch B] [--steps S]
-                    [--threads N] [--precision bf16|fp32] [--encoding E] [--gemm-peak]
+                    [--threads N] [--precision auto|bf16|fp32] [--encoding E] [--gemm-peak]
 )";
 
 struct UsageError : InputError {
@@ -105,18 +109,50 @@ struct Args {
   }
 };
 
+// "i/N", or "auto": this task of a Slurm job array (SLURM_ARRAY_TASK_ID counted from
+// SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT tasks).
+std::pair<int, int> parse_shard(const std::string& text) {
+  int index = 0, count = 0;
+  if (text == "auto") {
+    auto env = [](const char* name) -> std::optional<long> {
+      const char* v = std::getenv(name);
+      if (!v) return std::nullopt;
+      char* end = nullptr;
+      const long n = std::strtol(v, &end, 10);
+      return end && *end == 0 ? std::optional<long>(n) : std::nullopt;
+    };
+    const auto id = env("SLURM_ARRAY_TASK_ID"), tasks = env("SLURM_ARRAY_TASK_COUNT");
+    if (!id || !tasks)
+      throw UsageError("--shard auto reads SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, which are not set "
+                       "(not a Slurm array task; give --shard i/N)");
+    if (env("SLURM_ARRAY_TASK_STEP").value_or(1) != 1)
+      throw UsageError("--shard auto needs a Slurm array with step 1 (e.g. --array=1-4)");
+    index = int(*id - env("SLURM_ARRAY_TASK_MIN").value_or(1) + 1);
+    count = int(*tasks);
+  } else {
+    char slash = 0;
+    std::istringstream in(text);
+    if (!(in >> index >> slash >> count) || slash != '/' || !in.eof())
+      throw UsageError(fmt::format("--shard must be i/N or auto, got \"{}\"", text));
+  }
+  if (count < 1 || index < 1 || index > count)
+    throw UsageError(fmt::format("--shard {}/{}: need 1 <= i <= N", index, count));
+  return {index, count};
+}
+
 int cmd_run(int argc, char** argv) {
-  Args args(argc, argv, 2, {"set", "out", "threads", "shard"});
+  Args args(argc, argv, 2, {"set", "out", "threads", "shard", "shard-plan"});
   if (args.positional.size() != 1) throw UsageError("run takes one CONFIG file");
   Config config = load_config(args.positional[0], args.all("set"));
+  if (args.get("shard-plan")) {
+    const int shards = int(args.integer("shard-plan", 1));
+    std::cout << describe_plan(plan_shards(config, shards), shards);
+    return 0;
+  }
   RunOptions options;
   std::string default_out = "results/" + config.name;
   if (auto shard = args.get("shard")) {
-    char slash = 0;
-    std::istringstream in(*shard);
-    if (!(in >> options.shard_index >> slash >> options.shard_count) || slash != '/' || !in.eof() ||
-        options.shard_count < 1 || options.shard_index < 1 || options.shard_index > options.shard_count)
-      throw UsageError(fmt::format("--shard must be i/N with 1 <= i <= N, got \"{}\"", *shard));
+    std::tie(options.shard_index, options.shard_count) = parse_shard(*shard);
     default_out += fmt::format("/shard-{}-of-{}", options.shard_index, options.shard_count);
   }
   options.out_dir = args.get("out").value_or(default_out);

@@ -16,6 +16,7 @@
 #include "harness/errors.h"
 #include "harness/hash.h"
 #include "harness/preflight.h"
+#include "harness/shard_plan.h"
 #include "harness/model/model.h"
 #include "harness/model/precision.h"
 #include "harness/model/trainer.h"
@@ -164,24 +165,21 @@ struct Unit {
 };
 
 // Every run's trained model; sharding deals whole trained models (with all their runs) to
-// shards, in config order. Records the shard in the report.
+// shards by estimated cost (harness/shard_plan.h). Records the shard in the report.
 std::vector<Unit> select_units(const Config& c, const RunOptions& options, int64_t max_length, const Corpus& corpus,
                                bool bf16, json& report) {
   std::vector<Unit> selected;
-  std::vector<std::string> groups;
+  const auto plan = plan_shards(c, std::max(options.shard_count, 1));
+  if (options.shard_count > int(plan.size()))
+    throw InputError(fmt::format("--shard {}/{}: this config trains {} models, so at most {} shards",
+                                 options.shard_index, options.shard_count, plan.size(), plan.size()));
   for (const auto& run : c.runs) {
     json identity = training_identity(c, run, max_length, corpus, bf16);
     std::string key = run.encoding + "-" + short_hash(identity);
-    auto g = std::find(groups.begin(), groups.end(), key);
-    const size_t group = size_t(g - groups.begin());
-    if (g == groups.end()) groups.push_back(key);
-    if (options.shard_count == 0 || int(group % size_t(options.shard_count)) == options.shard_index - 1)
+    if (options.shard_count == 0 || shard_of(plan, run.name) == options.shard_index)
       selected.push_back({&run, std::move(identity), std::move(key)});
   }
   if (options.shard_count > 0) {
-    if (options.shard_count > int(groups.size()))
-      throw InputError(fmt::format("--shard {}/{}: this config trains {} models, so at most {} shards",
-                                   options.shard_index, options.shard_count, groups.size(), groups.size()));
     json names = json::array();
     for (const auto& s : selected) names.push_back(s.run->name);
     report["shard"] = {{"index", options.shard_index}, {"count", options.shard_count}, {"runs", names}};

@@ -13,7 +13,7 @@ namespace lb {
 struct RunOptions {
   std::string out_dir = "results/run";
   // --shard i/N (1-based): run only this slice. Runs sharing a trained model (e.g. rope and its
-  // scalings) stay in one shard; trained models are dealt to shards in config order.
+  // scalings) stay in one shard; trained models are dealt to shards by cost (harness/shard_plan.h).
   int shard_index = 0, shard_count = 0;  // 0: no sharding
 };
 

@@ -4,6 +4,7 @@
 #include "harness/report/files.h"
 #include "harness/report/publish.h"
 #include "harness/runner.h"
+#include "harness/shard_plan.h"
 #include "tests/helpers.h"
 
 using namespace lb;
@@ -82,9 +83,10 @@ TEST_CASE("run: shards deal whole trained models, and merging them gives the uns
   const json whole = run_experiment(config, {(dir.path / "whole").string()});
   RunOptions s1{(dir.path / "s1").string(), 1, 2}, s2{(dir.path / "s2").string(), 2, 2};
   const json one = run_experiment(config, s1), two = run_experiment(config, s2);
-  // Models in config order: rope (runs rope, rope+yarn) -> shard 1, t5 -> 2, alibi -> 1.
-  CHECK(one["shard"]["runs"] == json({"rope", "rope+yarn", "alibi"}));
-  CHECK(two["shard"]["runs"] == json({"t5"}));
+  // Dealt by cost: rope (two runs to evaluate) is the largest -> shard 1; t5 and alibi cost the
+  // same, so both go to the less loaded shard 2.
+  CHECK(one["shard"]["runs"] == json({"rope", "rope+yarn"}));
+  CHECK(two["shard"]["runs"] == json({"t5", "alibi"}));
   CHECK_THROWS_WITH(merge_reports({one}, (dir.path / "bad").string()), Catch::Contains("shard 2/2 is missing"));
   CHECK_THROWS_WITH(merge_reports({one, one}, (dir.path / "bad").string()), Catch::Contains("given twice"));
   const json merged = merge_reports({two, one}, (dir.path / "merged").string());
@@ -98,4 +100,28 @@ TEST_CASE("run: shards deal whole trained models, and merging them gives the uns
   CHECK(std::filesystem::exists(dir.path / "merged" / "report.md"));
   RunOptions too_many{(dir.path / "s9").string(), 1, 9};
   CHECK_THROWS_WITH(run_experiment(config, too_many), Catch::Contains("trains 3 models"));
+}
+
+TEST_CASE("shard plans deal trained models by cost, largest first, to the least-loaded shard") {
+  json cfg = test::small_config("/unused");
+  cfg["runs"] = json::parse(R"([{"encoding": "alibi"}, {"encoding": "rope"}, {"encoding": "rope", "scaling": "pi"},
+                                {"encoding": "rope", "scaling": "ntk"}, {"encoding": "t5"}, {"encoding": "nope"},
+                                {"name": "rope-5e5", "encoding": "rope", "base": 500000}])");
+  const Config config = parse_config(cfg);
+  const auto plan = plan_shards(config, 2);
+  REQUIRE(plan.size() == 5);  // rope with its scalings is one unit; rope at another base is another
+  CHECK(plan[1].runs == std::vector<std::string>{"rope", "rope+pi", "rope+ntk"});
+  // Cost in units of parameters x tokens: training 768 tokens; evaluating one run 4096 tokens
+  // (512 non-overlapping + 3 x 1024 sliding at stride 8, over T = 16 and 32) / 3 = 1365. rope with
+  // three runs costs 768 + 3 x 1365 = 4864, each one-run model 2133. rope goes first, to shard 1;
+  // then alibi -> 2 (2133), t5 -> 2 (4266 < 4864), nope -> 2 (4266 < 4864), rope-5e5 -> 1 (4864 < 6399).
+  CHECK(shard_of(plan, "rope+ntk") == 1);
+  CHECK(shard_of(plan, "alibi") == 2);
+  CHECK(shard_of(plan, "t5") == 2);
+  CHECK(shard_of(plan, "nope") == 2);
+  CHECK(shard_of(plan, "rope-5e5") == 1);
+  const auto text = describe_plan(plan, 2);
+  CHECK_THAT(text, Catch::Contains("shard 1/2:") && Catch::Contains("shard 2/2:") && Catch::Contains("% of the estimated cost"));
+  // The plan depends on the config only: the same config always splits the same way.
+  CHECK(describe_plan(plan_shards(config, 2), 2) == text);
 }

@@ -1,0 +1,88 @@
+#include "harness/shard_plan.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <algorithm>
+#include <numeric>
+
+#include "encodings/registry.h"
+
+namespace lb {
+
+namespace {
+
+// Per-token cost is proportional to the parameters a token passes through; the embedding is
+// the same for every model of a config, so it is left out (and the plan needs no data).
+double non_embedding_parameters(const Config& c, const RunSpec& run, int64_t max_length) {
+  const double C = double(c.model.d_model);
+  double p = double(c.model.layers) * ((4.0 + 2.0 * double(c.model.mlp_ratio)) * C * C + 4.0 * C) + 2.0 * C;
+  const auto& caps = encoding_info(run.encoding).capabilities;
+  if (caps.learned_positions && caps.kind == PositionKind::kAbsolute) p += double(max_length) * C;
+  return p;
+}
+
+double run_tokens(const Config& c, const RunSpec& run) {
+  double eval = 0;
+  for (const auto& protocol : c.eval.protocols)
+    for (int64_t T : c.eval_lengths())
+      eval += double(c.data.eval_tokens) * (protocol == "sliding" ? double(T) / double(c.eval.sliding_stride) : 1.0);
+  return double(run.finetune.steps * c.train.batch_size * c.train.length) + eval / 3.0;
+}
+
+}  // namespace
+
+std::vector<ShardUnit> plan_shards(const Config& c, int shards) {
+  int64_t max_length = 0;
+  for (int64_t T : c.eval_lengths()) max_length = std::max(max_length, T);
+  std::vector<ShardUnit> units;
+  for (const auto& run : c.runs) {
+    const std::string model = run.encoding + (run.encoding_options.empty() ? "" : " " + run.encoding_options.dump());
+    auto u = std::find_if(units.begin(), units.end(), [&](const ShardUnit& x) { return x.model == model; });
+    if (u == units.end()) {
+      units.push_back({model, {}, double(c.train.steps * c.train.batch_size * c.train.length), 0});
+      u = units.end() - 1;
+    }
+    u->runs.push_back(run.name);
+    u->cost += run_tokens(c, run);
+  }
+  for (size_t i = 0; i < units.size(); ++i) {
+    const RunSpec& first = *std::find_if(c.runs.begin(), c.runs.end(), [&](const RunSpec& r) { return r.name == units[i].runs[0]; });
+    units[i].cost *= non_embedding_parameters(c, first, max_length);
+  }
+  std::vector<size_t> order(units.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return units[a].cost > units[b].cost; });
+  std::vector<double> load(size_t(std::max(shards, 1)), 0.0);
+  for (size_t i : order) {
+    const size_t s = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+    units[i].shard = int(s) + 1;
+    load[s] += units[i].cost;
+  }
+  return units;
+}
+
+std::string describe_plan(const std::vector<ShardUnit>& plan, int shards) {
+  double total = 0;
+  for (const auto& u : plan) total += u.cost;
+  std::string out;
+  for (int s = 1; s <= shards; ++s) {
+    double cost = 0;
+    std::vector<std::string> runs;
+    for (const auto& u : plan)
+      if (u.shard == s) {
+        cost += u.cost;
+        runs.insert(runs.end(), u.runs.begin(), u.runs.end());
+      }
+    out += fmt::format("shard {}/{}: {:.0f}% of the estimated cost: {}\n", s, shards, total > 0 ? 100.0 * cost / total : 0.0,
+                       runs.empty() ? std::string("(nothing)") : fmt::format("{}", fmt::join(runs, ", ")));
+  }
+  return out;
+}
+
+int shard_of(const std::vector<ShardUnit>& plan, const std::string& name) {
+  for (const auto& u : plan)
+    if (std::find(u.runs.begin(), u.runs.end(), name) != u.runs.end()) return u.shard;
+  return 0;
+}
+
+}  // namespace lb
