@@ -35,6 +35,8 @@ double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats) {
 json run_bench(const BenchOptions& o) {
   const Hardware hardware = detect_hardware("cpu");
   const PrecisionChoice precision = choose_precision(o.precision, "cpu", hardware);
+  const ThreadLayoutScope thread_scope(choose_thread_layout(at::get_num_threads(), precision.effective == "bf16", "cpu"));
+  const ThreadLayout& layout = thread_scope.applied();
   EncodingSpec spec;
   spec.name = o.encoding;
   spec.d_model = o.d_model;
@@ -86,7 +88,8 @@ json run_bench(const BenchOptions& o) {
           {"precision", precision.effective},
           {"precision_choice", precision.to_json(hardware)},
           {"cpu", hardware.cpu_model},
-          {"threads", at::get_num_threads()},
+          {"threads", o.threads},
+          {"thread_layout", layout.to_json()},
           {"train_tokens_per_second", double(o.steps * o.batch * o.length) / train_s},
           {"eval_tokens_per_second", double(o.eval_batches * B * T) / eval_s},
           {"eval_length", T},

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <malloc.h>
 #include <filesystem>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -157,7 +158,12 @@ int cmd_run(int argc, char** argv) {
   }
   options.out_dir = args.get("out").value_or(default_out);
   use_threads(args.get("threads") ? int(args.integer("threads", 1)) : config.threads);
+  install_interrupt_handler();  // Ctrl-C: checkpoint, incomplete report, exit 130
+  options.data_parallel = data_parallel_from_env();
+  if (options.data_parallel && !options.data_parallel->is_main())
+    spdlog::set_pattern(fmt::format("%H:%M:%S [rank {}] %^%l%$ %v", options.data_parallel->rank()));
   json report = run_experiment(config, options);
+  if (options.data_parallel && !options.data_parallel->is_main()) return 0;  // rank 0 reports
   TableOptions table;
   std::cout << "\n" << render_table({report}, table);
   if (report.contains("failed_runs")) {
@@ -320,7 +326,8 @@ int cmd_list() {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
-  install_interrupt_handler();
+  // A write over the file-size limit fails with EFBIG (one clear error) instead of killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   spdlog::set_pattern("%H:%M:%S %^%l%$ %v");
   // Activations of a few MB are allocated and freed every step; keep them in the heap instead of
   // paying mmap + page faults + munmap for each (glibc's default for blocks >= 128 KiB).
@@ -368,7 +375,8 @@ int report_error(std::exception_ptr error) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;
   } catch (const nlohmann::json::exception& e) {
-    std::cerr << "error: malformed JSON input: " << e.what() << "\n";
+    std::cerr << "error: JSON data lacks an expected field or type (a report or state file from another version?): "
+              << e.what() << "\n";
     return 2;
   } catch (const c10::Error& e) {
     std::string message = e.what_without_backtrace();

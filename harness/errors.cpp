@@ -7,7 +7,16 @@ namespace lb {
 
 namespace {
 volatile std::sig_atomic_t g_interrupted = 0;
-void on_signal(int) { g_interrupted = 1; }
+// The first signal asks for a clean stop at the next step boundary; a second one is not ignored:
+// it takes the default action (the process ends at once).
+void on_signal(int sig) {
+  if (g_interrupted) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_interrupted = 1;
+}
 }  // namespace
 
 bool interrupt_requested() { return g_interrupted != 0; }

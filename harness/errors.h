@@ -27,8 +27,9 @@ struct Interrupted : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Set by the SIGINT/SIGTERM handler that `install_interrupt_handler` installs; long loops poll
-// it between steps and stop cleanly (checkpoint, incomplete report).
+// Set by the SIGINT/SIGTERM handler that `install_interrupt_handler` installs (for `run`); long
+// loops poll it between steps and stop cleanly (checkpoint, incomplete report). A second signal
+// ends the process at once.
 bool interrupt_requested();
 void install_interrupt_handler();
 // Throws Interrupted naming `where` when a signal has arrived.

@@ -41,6 +41,8 @@ namespace {
 struct Compute {
   torch::Device device;
   bool bf16;
+  std::shared_ptr<DataParallel> data_parallel;  // null: one process
+  bool main() const { return !data_parallel || data_parallel->is_main(); }  // evaluates and writes
 };
 
 std::string short_hash(const json& j) { return hex64(fnv1a(j.dump())).substr(0, 12); }
@@ -95,6 +97,7 @@ std::pair<GPT, json> finetune(const Config& c, const RunSpec& run, GPT& base, co
   copy_weights(base, tuned);
   tuned->encoding().set_scaling(run.scaling);
   TrainJob job = train_job(c, run.name + " finetune", compute.bf16);
+  job.data_parallel = compute.data_parallel;
   job.train.length = c.eval_length(run.finetune.length);
   job.train.steps = run.finetune.steps;
   job.train.lr = run.finetune.lr > 0 ? run.finetune.lr : c.train.lr * 0.1;
@@ -230,6 +233,7 @@ json run_one(const Config& c, const Unit& unit, GPT model, const json& train_jso
     model = tuned;
     run_json["finetune"] = stats;
   }
+  if (!compute.main()) return run_json;  // other ranks only help train
   model->encoding().set_scaling(run.scaling);
   if (auto notes = model->encoding().notes(); !notes.empty()) run_json["notes"] = notes;
   const auto eval_start = std::chrono::steady_clock::now();
@@ -272,6 +276,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
         GPT model = build_model(c, run, corpus.vocab, max_length);
         TrainJob job = train_job(c, run.encoding, compute.bf16);
         job.checkpoint = (out / "checkpoints" / unit.key).string();
+        job.data_parallel = compute.data_parallel;
         spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}", run.encoding, unit.key,
                      model->parameter_count(), job.train.steps, job.train.length);
         try {
@@ -294,7 +299,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
                                       message, estimate_memory(c, run, corpus.vocab, max_length).describe()));
     }
     report["runs"].push_back(run_json);
-    write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
+    if (compute.main()) write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
     check_interrupt(fmt::format("after run \"{}\" (report {} is marked incomplete)", run.name, report_path));
   }
 }
@@ -303,6 +308,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
 
 json run_experiment(const Config& c, const RunOptions& options) {
   const auto wall_start = std::chrono::steady_clock::now();
+  json report_parallel;
   const torch::Device device(c.device);
   if (device.is_cuda() && !torch::cuda::is_available())
     throw ConfigError("config key \"device\" is \"cuda\" but this libtorch has no CUDA device");
@@ -310,7 +316,17 @@ json run_experiment(const Config& c, const RunOptions& options) {
   const PrecisionChoice precision = choose_precision(c.precision, c.device, hardware);
   if (precision.emulated) spdlog::warn(precision.reason);
   else spdlog::info(precision.reason);
-  const Compute compute{device, precision.effective == "bf16"};
+  const Compute compute{device, precision.effective == "bf16", options.data_parallel};
+  const int threads = at::get_num_threads();  // as the command set it (config "threads" or --threads)
+  const ThreadLayoutScope thread_scope(choose_thread_layout(threads, compute.bf16, c.device));
+  const ThreadLayout& layout = thread_scope.applied();
+  spdlog::info("threads: {} cores as {} libtorch thread(s) and {} BLAS thread(s)", threads, layout.intra_op,
+               layout.blas > 0 ? std::to_string(layout.blas) : "default");
+  if (compute.data_parallel) {
+    spdlog::info("{}", compute.data_parallel->describe());
+    report_parallel = {{"world_size", compute.data_parallel->world()}, {"backend", "gloo"},
+                       {"global_batch", c.train.batch_size}};
+  }
 
   const fs::path out(options.out_dir);
   ensure_directory(out.string(), "--out");
@@ -340,6 +356,9 @@ json run_experiment(const Config& c, const RunOptions& options) {
                    {"bucket_width", c.eval_length(c.eval.bucket_width)},
                    {"stderr", "clustered by window: sqrt(W/(W-1) * sum_w (s_w - n_w*mean)^2) / N"}}},
                  {"runs", json::array()}};
+  if (!report_parallel.is_null()) report["data_parallel"] = report_parallel;
+  report["environment"]["threads"] = threads;
+  report["environment"]["thread_layout"] = layout.to_json();
 
   // Finished runs of an *interrupted* invocation with the same config are kept, not recomputed.
   // A complete report (e.g. the one committed under results/) is evaluated afresh; an unreadable
@@ -348,7 +367,11 @@ json run_experiment(const Config& c, const RunOptions& options) {
   if (fs::exists(report_path)) {
     try {
       json previous = read_report(report_path);
-      if (previous["status"] == "incomplete" && previous["config"] == c.resolved && previous["data"] == corpus.summary)
+      // Same config and data and the same effective precision ("auto" may resolve differently on
+      // another machine): one report never mixes bf16 and fp32 runs.
+      const json effective = previous["environment"].value("precision", json::object()).value("effective", json());
+      if (previous["status"] == "incomplete" && previous["config"] == c.resolved && previous["data"] == corpus.summary &&
+          effective == precision.effective)
         for (const auto& run : previous["runs"])
           if (run.value("status", "complete") == "complete") finished[run["name"]] = run;
     } catch (const std::exception& e) {
@@ -376,7 +399,7 @@ json run_experiment(const Config& c, const RunOptions& options) {
   try {
     run_units(c, units, finished, corpus, lengths, eval_tokens, max_length, out, compute, report);
   } catch (const Interrupted&) {
-    write_json_atomic(report_path, report);  // what finished so far, marked incomplete
+    if (compute.main()) write_json_atomic(report_path, report);  // what finished so far, marked incomplete
     throw;
   }
   report["status"] = "complete";
@@ -385,6 +408,7 @@ json run_experiment(const Config& c, const RunOptions& options) {
     if (run.value("status", "complete") == "failed") failed_runs.push_back(run["name"]);
   if (!failed_runs.empty()) report["failed_runs"] = failed_runs;
   report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  if (!compute.main()) return report;  // rank 0 writes the report
   publish_report(report, out.string());
   spdlog::info("wrote {} and {} in {}", report_path, (out / "report.md").string(), duration(report["seconds"]));
   return report;

@@ -3,10 +3,12 @@
 // models come back from checkpoints and finished runs from the previous report.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "harness/config.h"
+#include "harness/distributed.h"
 
 namespace lb {
 
@@ -15,6 +17,8 @@ struct RunOptions {
   // --shard i/N (1-based): run only this slice. Runs sharing a trained model (e.g. rope and its
   // scalings) stay in one shard; trained models are dealt to shards by cost (harness/shard_plan.h).
   int shard_index = 0, shard_count = 0;  // 0: no sharding
+  // Data-parallel group (harness/distributed.h); null: train in this process alone.
+  std::shared_ptr<DataParallel> data_parallel;
 };
 
 // Sets libtorch's intra-op threads for the process (0 = all cores) and returns the count; every

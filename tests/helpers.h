@@ -2,7 +2,15 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <functional>
+#include <sstream>
 #include <fstream>
 #include <string>
 
@@ -100,6 +108,89 @@ inline nlohmann::json small_config(const std::string& data) {
   const auto cache = std::filesystem::path(data).parent_path() / "cache";
   cfg["data"] = {{"path", data}, {"eval_tokens", 512}, {"held_out_fraction", 0.2}, {"cache_dir", cache.string()}};
   return cfg;
+}
+
+// ---- the CLI as a child process (fault and data-parallel tests) ----
+
+struct Child {
+  int exit_code = -1;
+  std::string err;
+};
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Starts build/lengthbench with `args` and extra environment variables, its stdout and stderr going
+// to dir/<name>.out and .err; `file_size_limit` > 0 caps the size of any file the child writes
+// (RLIMIT_FSIZE, SIGXFSZ ignored).
+inline pid_t spawn_cli(const std::vector<std::string>& args, const TempDir& dir, rlim_t file_size_limit = 0,
+                       const std::vector<std::pair<std::string, std::string>>& env = {},
+                       const std::string& name = "child") {
+  const auto out = dir.path / (name + ".out"), err = dir.path / (name + ".err");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(o, 1);
+    dup2(e, 2);
+    if (file_size_limit > 0) {
+      signal(SIGXFSZ, SIG_IGN);
+      struct rlimit limit {file_size_limit, file_size_limit};
+      setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    std::vector<char*> argv = {const_cast<char*>(LENGTHBENCH_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(LENGTHBENCH_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+inline Child wait_cli(pid_t pid, const TempDir& dir, const std::string& name = "child") {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  Child c;
+  c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  c.err = slurp(dir.path / (name + ".err"));
+  return c;
+}
+
+// Runs the CLI to the end; `during(pid)` runs in the parent while the child works.
+inline Child run_cli(const std::vector<std::string>& args, const TempDir& dir, rlim_t file_size_limit = 0,
+                     const std::function<void(pid_t)>& during = {}) {
+  const pid_t pid = spawn_cli(args, dir, file_size_limit);
+  if (during) during(pid);
+  return wait_cli(pid, dir);
+}
+
+// The lines of stderr that are not progress logs (those start with a time stamp).
+inline std::vector<std::string> error_lines(const std::string& err) {
+  std::vector<std::string> lines;
+  std::stringstream in(err);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("error:", 0) == 0 || line.find("terminate") != std::string::npos || line.find("frame #") != std::string::npos)
+      lines.push_back(line);
+  return lines;
+}
+
+inline std::string write_config(const TempDir& dir, const nlohmann::json& cfg, const std::string& name = "config.json") {
+  return dir.file(name, cfg.dump(2));
+}
+
+// Files below `dir` whose names end in `suffix`.
+inline std::vector<std::filesystem::path> files_under(const std::filesystem::path& dir, const std::string& suffix) {
+  std::vector<std::filesystem::path> out;
+  if (!std::filesystem::exists(dir)) return out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (e.is_regular_file() && name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      out.push_back(e.path());
+  }
+  return out;
 }
 
 }  // namespace lb::test

@@ -24,75 +24,12 @@ using namespace lb;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
-
-struct Child {
-  int exit_code = -1;
-  std::string err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Runs build/lengthbench with `args`; `during(pid)` runs in the parent while the child works;
-// `file_size_limit` > 0 caps the size of any file the child writes (RLIMIT_FSIZE, SIGXFSZ ignored).
-Child run_cli(const std::vector<std::string>& args, const test::TempDir& dir, rlim_t file_size_limit = 0,
-              const std::function<void(pid_t)>& during = {}) {
-  const auto out = dir.path / "child.out", err = dir.path / "child.err";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(o, 1);
-    dup2(e, 2);
-    if (file_size_limit > 0) {
-      signal(SIGXFSZ, SIG_IGN);
-      struct rlimit limit {file_size_limit, file_size_limit};
-      setrlimit(RLIMIT_FSIZE, &limit);
-    }
-    std::vector<char*> argv = {const_cast<char*>(LENGTHBENCH_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(LENGTHBENCH_BINARY, argv.data());
-    _exit(127);
-  }
-  if (during) during(pid);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  Child c;
-  c.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  c.err = slurp(err);
-  return c;
-}
-
-// The lines of stderr that are not progress logs (those start with a time stamp).
-std::vector<std::string> error_lines(const std::string& err) {
-  std::vector<std::string> lines;
-  std::stringstream in(err);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("error:", 0) == 0 || line.find("terminate") != std::string::npos || line.find("frame #") != std::string::npos)
-      lines.push_back(line);
-  return lines;
-}
-
-std::string write_config(const test::TempDir& dir, const json& cfg, const std::string& name = "config.json") {
-  return dir.file(name, cfg.dump(2));
-}
-
-std::vector<fs::path> files_under(const fs::path& dir, const std::string& suffix) {
-  std::vector<fs::path> out;
-  if (!fs::exists(dir)) return out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    const auto name = e.path().filename().string();
-    if (e.is_regular_file() && name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-      out.push_back(e.path());
-  }
-  return out;
-}
-
-}  // namespace
+using test::Child;
+using test::error_lines;
+using test::files_under;
+using test::run_cli;
+using test::slurp;
+using test::write_config;
 
 TEST_CASE("a config that is a directory, or missing, is one line naming the path (exit 2)") {
   test::TempDir dir;
@@ -159,12 +96,18 @@ TEST_CASE("a damaged checkpoint is set aside and the model retrained to the same
   const json again = run_experiment(config, {out});
   CHECK(again["runs"][0]["results"] == first["runs"][0]["results"]);
   CHECK(files_under(dir.path / "out" / "checkpoints", ".corrupt").size() >= 2);  // state + model set aside
-  // A state file that is not JSON at all: set aside as well (by the reader), then retrained.
-  const auto states = files_under(dir.path / "out" / "checkpoints", ".json");
-  REQUIRE(!states.empty());
+  // A state file that is JSON but names a missing file and lacks stats: set aside, then retrained.
+  auto states = files_under(dir.path / "out" / "checkpoints", ".json");
+  REQUIRE(states.size() == 1);
   std::ofstream(states[0]) << "{\"step\": 12, \"complete\": true, \"model_file\": \"gone.pt\", \"stats\": {}}";
   const json third = run_experiment(config, {out});
   CHECK(third["runs"][0]["results"] == first["runs"][0]["results"]);
+  // A state file that is not JSON at all is no checkpoint: the model is trained again.
+  states = files_under(dir.path / "out" / "checkpoints", ".json");
+  REQUIRE(states.size() == 1);
+  std::ofstream(states[0]) << "\x01\x02 not json";
+  const json fourth = run_experiment(config, {out});
+  CHECK(fourth["runs"][0]["results"] == first["runs"][0]["results"]);
 }
 
 TEST_CASE("a damaged token-cache file (same size, other bytes) is rebuilt") {
@@ -247,7 +190,8 @@ TEST_CASE("a write that fails (file-size limit) is one clear error and leaves no
   REQUIRE(error_lines(child.err).size() == 1);
   CHECK_THAT(error_lines(child.err)[0], Catch::Contains("cannot write checkpoint"));
   CHECK(files_under(out, ".pt").empty());  // no partial tensor file
-  CHECK(files_under(out, ".tmp").empty());
+  for (const auto& e : fs::recursive_directory_iterator(out))  // no leftover PATH.tmp<pid>
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
   for (const auto& f : files_under(out, ".json")) CHECK_NOTHROW(read_json_file(f.string()));  // nothing truncated
 }
 

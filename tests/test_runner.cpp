@@ -1,5 +1,6 @@
 // End to end on a small generated corpus: train, fine-tune, evaluate, report, resume.
 #include <filesystem>
+#include <thread>
 
 #include "harness/report/files.h"
 #include "harness/report/publish.h"
@@ -22,7 +23,7 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
 
   CHECK(report["status"] == "complete");
   CHECK(report["schema"] == kReportSchema);
-  CHECK(report["environment"]["threads"] == at::get_num_threads());
+  CHECK(report["environment"]["threads"] == 2);  // set once for the process (tests/main.cpp)
   CHECK(report["environment"]["precision"]["requested"] == "auto");
   CHECK(report["environment"]["precision"]["effective"] == (report["environment"]["precision"]["cpu_flags"].dump().find("bf16") != std::string::npos ? "bf16" : "fp32"));
   REQUIRE(report["runs"].size() == 4);
@@ -124,4 +125,12 @@ TEST_CASE("shard plans deal trained models by cost, largest first, to the least-
   CHECK_THAT(text, Catch::Contains("shard 1/2:") && Catch::Contains("shard 2/2:") && Catch::Contains("% of the estimated cost"));
   // The plan depends on the config only: the same config always splits the same way.
   CHECK(describe_plan(plan_shards(config, 2), 2) == text);
+}
+
+TEST_CASE("threads are set once per process: 0 means every core") {
+  CHECK(use_threads(1) == 1);
+  CHECK(at::get_num_threads() == 1);
+  CHECK(use_threads(0) == int(std::max(1u, std::thread::hardware_concurrency())));
+  CHECK(at::get_num_threads() == int(std::max(1u, std::thread::hardware_concurrency())));
+  use_threads(2);  // as tests/main.cpp set it
 }

@@ -32,7 +32,18 @@ constexpr double kTokenizerSampleBytes = 64e6;
 constexpr size_t kEncodeChunkBytes = 1 << 20;
 constexpr size_t kEncodeBatchBytes = 16 << 20;
 
-std::string file_hash(const fs::path& path) { return hex64(fnv1a(read_file(path))); }
+// FNV-1a of a file, read in 1 MiB pieces (token files can be larger than memory should hold twice).
+std::string file_hash(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(fmt::format("cannot read \"{}\"", path.string()));
+  std::vector<char> buffer(1 << 20);
+  uint64_t h = kFnvOffset;
+  while (in) {
+    in.read(buffer.data(), std::streamsize(buffer.size()));
+    h = fnv1a(std::string_view(buffer.data(), size_t(in.gcount())), h);
+  }
+  return hex64(h);
+}
 
 // One cache entry per (source, format, split, tokenizer settings); its manifest then says which
 // state of the source and which tokenizer model the tokens came from.

@@ -1,6 +1,7 @@
 #include "harness/model/precision.h"
 
 #include <ATen/autocast_mode.h>
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <algorithm>
@@ -38,12 +39,42 @@ PrecisionChoice choose_precision(const std::string& requested, const std::string
   } else {
     p.effective = requested;
     p.emulated = requested == "bf16" && !native;
-    p.reason = p.emulated ? fmt::format("precision bf16 as configured, but {}: expect training about 10x slower "
-                                        "than fp32 (measured 0.4k vs 4.7k tokens/s at the quick size on an AVX2 EPYC); "
-                                        "use \"auto\" or \"fp32\"", why)
+    const std::string cost = device == "cuda" ? "expect it to be slower than fp32"
+                                              : "expect training about 10x slower than fp32 (measured 0.4k vs 4.7k "
+                                                "tokens/s at the quick size on an AVX2 EPYC)";
+    p.reason = p.emulated ? fmt::format("precision bf16 as configured, but {}: {}; use \"auto\" or \"fp32\"", why, cost)
                           : fmt::format("precision {} as configured ({})", requested, why);
   }
   return p;
+}
+
+ThreadLayout choose_thread_layout(int threads, bool bf16, const std::string& device) {
+  if (bf16 || device != "cpu") return {threads, threads};
+  return {1, threads};
+}
+
+namespace {
+
+// OpenBLAS is looked up, not linked: which BLAS libtorch loads is the system's choice (Debian
+// alternatives). Other BLAS libraries keep their own setting.
+using SetThreads = void (*)(int);
+using GetThreads = int (*)();
+SetThreads blas_set() { return reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")); }
+GetThreads blas_get() { return reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads")); }
+
+}  // namespace
+
+ThreadLayoutScope::ThreadLayoutScope(const ThreadLayout& layout) : applied_(layout) {
+  previous_.intra_op = at::get_num_threads();
+  previous_.blas = blas_get() ? blas_get()() : 0;
+  if (blas_set()) blas_set()(layout.blas);
+  else applied_.blas = 0;
+  torch::set_num_threads(layout.intra_op);
+}
+
+ThreadLayoutScope::~ThreadLayoutScope() {
+  torch::set_num_threads(previous_.intra_op);
+  if (blas_set() && previous_.blas > 0) blas_set()(previous_.blas);
 }
 
 json PrecisionChoice::to_json(const Hardware& hw) const {

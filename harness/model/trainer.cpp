@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "harness/data/sampler.h"
+#include "harness/config.h"
 #include "harness/errors.h"
 #include "harness/model/precision.h"
 #include "harness/atomic_file.h"
@@ -111,7 +112,10 @@ void save_checkpoint(GPT& model, torch::optim::AdamW& optimizer, const std::stri
   write_json_atomic(prefix + ".json", state);
   if (!previous.is_null())
     for (const char* key : {"model_file", "optim_file"})
-      if (previous.value(key, "") != state[key]) fs::remove(fs::path(prefix).parent_path() / previous.value(key, ""));
+      if (previous.is_object() && previous.value(key, "") != state[key]) {
+        std::error_code ec;  // a stale file that cannot be removed is no reason to stop training
+        fs::remove(fs::path(prefix).parent_path() / previous.value(key, ""), ec);
+      }
 }
 
 std::string checkpoint_file(const std::string& prefix, const json& state, const char* key) {
@@ -139,16 +143,20 @@ void set_aside(const std::string& prefix, const json& state, const std::string& 
                prefix, reason.substr(0, reason.find('\n')));
 }
 
-// Loads the checkpoint's files into model (and optimizer); false (with the checkpoint set aside and
-// the model restored to its state before) when they cannot be read.
+// Loads the checkpoint into model (and optimizer) and its step and stats; false (with the
+// checkpoint set aside and the model restored to its state before) when any of it cannot be read.
 bool try_load(GPT& model, torch::optim::AdamW* optimizer, const std::string& prefix, const json& state,
-              const std::string& label) {
+              const std::string& label, int64_t* step, TrainStats* stats) {
   std::stringstream before;
   torch::save(model, before);
   try {
-    if (!state.contains("step") || !state.contains("stats")) throw std::runtime_error("state file lacks step or stats");
+    if (!state.is_object()) throw std::runtime_error("the state file is not a JSON object");
+    const int64_t saved_step = state.at("step").get<int64_t>();
+    const TrainStats saved_stats = TrainStats::from_json(state.at("stats"));
     torch::load(model, checkpoint_file(prefix, state, "model_file"));
     if (optimizer) torch::load(*optimizer, checkpoint_file(prefix, state, "optim_file"));
+    if (step) *step = saved_step;
+    if (stats) *stats = saved_stats;
     return true;
   } catch (const std::exception& e) {
     const c10::Error* torch_error = dynamic_cast<const c10::Error*>(&e);
@@ -168,10 +176,8 @@ int64_t checkpoint_step(const std::string& prefix) {
 bool load_complete_checkpoint(GPT& model, const std::string& prefix, TrainStats* stats) {
   if (prefix.empty()) return false;
   json state = read_state(prefix);
-  if (state.is_null() || !state.value("complete", false)) return false;
-  if (!try_load(model, nullptr, prefix, state, fs::path(prefix).filename().string())) return false;
-  if (stats) *stats = TrainStats::from_json(state.at("stats"));
-  return true;
+  if (!state.is_object() || !state.value("complete", false)) return false;
+  return try_load(model, nullptr, prefix, state, fs::path(prefix).filename().string(), nullptr, stats);
 }
 
 TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, torch::Device device) {
@@ -188,16 +194,33 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
   if (!job.checkpoint.empty()) {
     json state = read_state(job.checkpoint);
     if (!state.is_null()) {
-      if (try_load(model, optimizer.get(), job.checkpoint, state, job.label)) {
-        start = state.at("step");
-        stats = TrainStats::from_json(state.at("stats"));
+      if (try_load(model, optimizer.get(), job.checkpoint, state, job.label, &start, &stats)) {
         spdlog::info("[{}] resuming from step {} ({})", job.label, start, job.checkpoint);
       } else {
         optimizer = std::make_unique<torch::optim::AdamW>(make_optimizer(model, job));  // drop a half-loaded state
       }
     }
   }
-  const int64_t tokens_per_step = job.train.batch_size * job.train.length;
+  const int64_t tokens_per_step = job.train.batch_size * job.train.length;  // the global batch
+  const auto& dp = job.data_parallel;
+  const bool writes = !dp || dp->is_main();
+  int64_t local_batch = job.train.batch_size, first_row = 0;
+  std::vector<torch::Tensor> params;
+  for (auto& p : model->parameters()) params.push_back(p);
+  if (dp) {
+    if (job.train.batch_size % dp->world() != 0)
+      throw ConfigError(fmt::format("config key \"train.batch_size\" ({}) must be divisible by the data-parallel world "
+                                    "size ({})", job.train.batch_size, dp->world()));
+    local_batch = job.train.batch_size / dp->world();
+    first_row = dp->rank() * local_batch;
+    // Every rank must resume from the step rank 0 resumed from, then start from rank 0's weights.
+    auto steps = torch::tensor({double(start)}, torch::kFloat64);
+    dp->broadcast({steps});
+    if (steps.item<double>() != double(start))
+      throw std::runtime_error(fmt::format("data-parallel rank {} resumed from step {} but rank 0 from step {}; remove "
+                                           "the checkpoint directory and rerun", dp->rank(), start, steps.item<double>()));
+    dp->broadcast(params);
+  }
   auto t0 = std::chrono::steady_clock::now();
   const double seconds_before = stats.seconds;
   auto window_start = t0;
@@ -207,20 +230,38 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
     const double lr = learning_rate(job, step);
     for (auto& group : optimizer->param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    auto batch = sample_windows(stream, job.train.batch_size, job.train.length, job.seed, step).to(device);
+    // Every rank draws the same global batch from (seed, step) and trains on its own rows.
+    auto batch = sample_windows(stream, job.train.batch_size, job.train.length, job.seed, step)
+                     .narrow(0, first_row, local_batch)
+                     .to(device);
     auto inputs = batch.narrow(1, 0, job.train.length), targets = batch.narrow(1, 1, job.train.length);
     torch::Tensor loss;
     {
       AutocastScope autocast(job.bf16, device);
       loss = token_nll(model->forward(inputs), targets).mean();
     }
-    const double step_loss = loss.item<double>();
+    // With several ranks the logged loss is the global batch's mean, the same on every rank, so
+    // every rank stops together on a non-finite one.
+    double step_loss = loss.item<double>();
+    bool interrupted = interrupt_requested();
+    if (dp) {  // one small all-reduce: the mean loss, and whether any rank was signalled
+      auto shared = torch::tensor({step_loss, interrupted ? 1.0 : 0.0}, torch::kFloat64);
+      dp->average({shared});
+      step_loss = shared[0].item<double>();
+      interrupted = shared[1].item<double>() > 0;
+    }
     if (!std::isfinite(step_loss))
       throw NumericError(fmt::format("training loss became {} at step {} (lr {:.2e}); lower train.lr, raise "
                                      "train.warmup_steps or keep train.grad_clip > 0",
                                      step_loss, step + 1, lr));
     optimizer->zero_grad();
     loss.backward();
+    if (dp) {
+      std::vector<torch::Tensor> grads;
+      for (auto& p : params)
+        if (p.grad().defined()) grads.push_back(p.grad());
+      dp->average(grads);  // the gradient of the global batch's mean loss, on every rank
+    }
     if (job.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), job.train.grad_clip);
     optimizer->step();
     ++window_steps;
@@ -243,18 +284,18 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
     stats.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     stats.final_loss = loss_value;
     const bool stopping = job.stop_after > 0 && step + 1 == job.stop_after && !last;
-    if (!job.checkpoint.empty() && !last && ((step + 1) % job.train.checkpoint_every == 0 || stopping))
+    if (writes && !job.checkpoint.empty() && !last && ((step + 1) % job.train.checkpoint_every == 0 || stopping))
       save_checkpoint(model, *optimizer, job.checkpoint, {{"step", step + 1}, {"complete", false}, {"stats", stats.to_json()}});
     if (stopping) return stats;
-    if (interrupt_requested()) {
-      if (!job.checkpoint.empty() && !last)
+    if (interrupted && !last) {  // on the last step, the complete checkpoint below is written first
+      if (writes && !job.checkpoint.empty() && !last)
         save_checkpoint(model, *optimizer, job.checkpoint, {{"step", step + 1}, {"complete", false}, {"stats", stats.to_json()}});
       throw Interrupted(fmt::format("interrupted while training {} at step {}{}", job.label, step + 1,
                                     job.checkpoint.empty() ? "" : " (checkpoint saved)"));
     }
   }
   stats.tokens_per_second = stats.seconds > 0 ? stats.tokens / stats.seconds : 0;
-  if (!job.checkpoint.empty())
+  if (writes && !job.checkpoint.empty())
     save_checkpoint(model, *optimizer, job.checkpoint, {{"step", job.train.steps}, {"complete", true}, {"stats", stats.to_json()}});
   return stats;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "harness/config.h"
+#include "harness/distributed.h"
 #include "harness/model/model.h"
 
 namespace lb {
@@ -17,6 +18,9 @@ struct TrainJob {
   bool bf16 = true;
   std::string checkpoint;  // file prefix; "" = no checkpoints
   int64_t stop_after = 0;  // leave a partial checkpoint and return after this step (0 = finish)
+  // Data-parallel group (null: one process). Each rank takes its slice of every global batch of
+  // train.batch_size windows; only rank 0 writes checkpoints.
+  std::shared_ptr<DataParallel> data_parallel;
 };
 
 TrainJob train_job(const Config& config, const std::string& label, bool bf16);

@@ -19,7 +19,9 @@ std::string report_markdown(const json& report) {
       "Data: `{}` ({} held-out tokens scored at every length).\n\n",
       cfg["model"]["layers"].get<int>(), cfg["model"]["d_model"].get<int>(), cfg["model"]["heads"].get<int>(),
       cfg["train"]["length"].get<int>(), cfg["train"]["steps"].get<int>(), cfg["train"]["batch_size"].get<int>(),
-      cfg["precision"].get<std::string>(), cfg["data"]["path"].get<std::string>(),
+      env.contains("precision") && env["precision"].is_object() ? env["precision"].value("effective", "?")
+                                                                 : cfg["precision"].get<std::string>(),
+      cfg["data"]["path"].get<std::string>(),
       report.at("evaluation").at("tokens").get<int64_t>());
   for (const auto& protocol : report.at("evaluation").at("protocols")) {
     TableOptions t;

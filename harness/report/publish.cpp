@@ -62,6 +62,13 @@ json merge_reports(const std::vector<json>& shards, const std::string& out_dir) 
     if (shard["config"] != first["config"] || shard["data"] != first["data"])
       throw std::invalid_argument(fmt::format("merge: shard {} ran a different config or data than shard {}", index,
                                               first["shard"]["index"].get<int>()));
+    auto effective = [](const json& r) {
+      return r.value("environment", json::object()).value("precision", json::object()).value("effective", json());
+    };
+    if (effective(shard) != effective(first))
+      throw std::invalid_argument(fmt::format("merge: shard {} computed in {} but shard {} in {}; rerun one with "
+                                              "--set precision=...", index, effective(shard).dump(),
+                                              first["shard"]["index"].get<int>(), effective(first).dump()));
     if (shard.value("status", "") != "complete")
       throw std::invalid_argument(fmt::format("merge: shard {}/{} is incomplete; finish it first", index, count));
     if (++seen.at(size_t(index)) > 1) throw std::invalid_argument(fmt::format("merge: shard {}/{} given twice", index, count));
