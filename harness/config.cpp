@@ -306,7 +306,7 @@ Config parse_config(const json& user) {
   };
   fail_unless(c.threads >= 0, "config key \"threads\" must be >= 0 (0 = all cores)");
   one_of("precision", c.precision, {"auto", "bf16", "fp32"});
-  one_of("device", c.device, {"cpu", "cuda"});
+  one_of("device", c.device, {"auto", "cpu", "cuda"});
 
   fail_unless(c.data.held_out_fraction > 0 && c.data.held_out_fraction < 1,
               "config key \"data.held_out_fraction\" must be in (0, 1)");

@@ -128,7 +128,7 @@ struct Config {
   uint64_t seed = 1234;
   int threads = 0;                 // 0 = all cores
   std::string precision = "auto";  // auto | bf16 | fp32 (auto: bf16 only where the hardware has it natively)
-  std::string device = "cpu";      // cpu | cuda
+  std::string device = "auto";     // auto (CUDA when libtorch has a device, else CPU) | cpu | cuda
   DataConfig data;
   ModelConfig model;
   TrainConfig train;

@@ -306,12 +306,16 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
 
 }  // namespace
 
-json run_experiment(const Config& c, const RunOptions& options) {
+json run_experiment(const Config& config, const RunOptions& options) {
   const auto wall_start = std::chrono::steady_clock::now();
   json report_parallel;
+  // "auto": CUDA when the libtorch in use has a device, else the CPU. The report's config keeps
+  // what was asked; its environment says what ran.
+  Config c = config;
+  if (c.device == "auto") c.device = torch::cuda::is_available() ? "cuda" : "cpu";
   const torch::Device device(c.device);
   if (device.is_cuda() && !torch::cuda::is_available())
-    throw ConfigError("config key \"device\" is \"cuda\" but this libtorch has no CUDA device");
+    throw ConfigError("config key \"device\" is \"cuda\" but this libtorch has no CUDA device (use \"auto\" or \"cpu\")");
   const Hardware hardware = detect_hardware(c.device);
   const PrecisionChoice precision = choose_precision(c.precision, c.device, hardware);
   if (precision.emulated) spdlog::warn(precision.reason);
