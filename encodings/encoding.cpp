@@ -1,5 +1,7 @@
 #include "encodings/encoding.h"
 
+#include "encodings/options.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <stdexcept>
@@ -15,20 +17,7 @@ void Encoding::set_scaling(const Scaling& scaling) {
 
 std::shared_ptr<Encoding> make_encoding(EncodingSpec spec) {
   const auto& info = encoding_info(spec.name);
-  nlohmann::json options = info.option_defaults;
-  for (const auto& [key, value] : spec.options.items()) {
-    if (!options.contains(key)) {
-      std::vector<std::string> allowed;
-      for (const auto& [k, v] : info.option_defaults.items()) allowed.push_back(k);
-      throw std::invalid_argument(fmt::format(
-          "encoding \"{}\" has no option \"{}\"; allowed: {}", spec.name, key,
-          allowed.empty() ? std::string("none") : fmt::format("{}", fmt::join(allowed, ", "))));
-    }
-    if (!value.is_number())
-      throw std::invalid_argument(
-          fmt::format("encoding option \"{}\" must be a number, got {}", key, value.dump()));
-    options[key] = value;
-  }
+  const nlohmann::json options = fill_options(info.option_defaults, spec.options, fmt::format("encoding \"{}\"", spec.name));
   spec.options = options;
   if (spec.d_model % spec.heads != 0)
     throw std::invalid_argument(fmt::format("model.d_model ({}) must be divisible by model.heads ({})",

@@ -2,6 +2,8 @@
 // one line in scaling_methods(), and its tests in tests/test_rope_scaling.cpp.
 #include "encodings/rope_scaling.h"
 
+#include "encodings/options.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <algorithm>
@@ -113,18 +115,7 @@ const ScalingMethod& scaling_method(const std::string& name) {
 
 Scaling validate_scaling(Scaling scaling) {
   const auto& method = scaling_method(scaling.method);
-  json options = method.option_defaults;
-  for (const auto& [key, value] : scaling.options.items()) {
-    if (!options.contains(key)) {
-      std::vector<std::string> allowed;
-      for (const auto& [k, v] : options.items()) allowed.push_back(k);
-      throw std::invalid_argument(fmt::format("scaling \"{}\" has no option \"{}\"; allowed: {}", scaling.method, key,
-                                              allowed.empty() ? std::string("none") : fmt::format("{}", fmt::join(allowed, ", "))));
-    }
-    if (!value.is_number())
-      throw std::invalid_argument(fmt::format("scaling option \"{}\" must be a number, got {}", key, value.dump()));
-    options[key] = value;
-  }
+  const json options = fill_options(method.option_defaults, scaling.options, fmt::format("scaling \"{}\"", scaling.method));
   if (scaling.factor) {
     if (method.factor_rule == FactorRule::kNone)
       throw std::invalid_argument(fmt::format("scaling \"{}\" takes no factor", scaling.method));

@@ -69,7 +69,7 @@ TEST_CASE("2 data-parallel ranks hold identical weights and match one process wi
   CHECK(stats[0].tokens == single_stats.tokens);  // the global batch
 }
 
-TEST_CASE("the CLI trains data-parallel from torchrun-style variables; rank 0 writes the report") {
+TEST_CASE("the CLI trains data-parallel from torchrun-style variables, rank 0 writes the report") {
   test::TempDir dir;
   json cfg = test::small_config(test::make_corpus(dir));
   cfg["runs"] = json::array({{{"encoding", "rope"}}, {{"encoding", "rope"}, {"scaling", "yarn"}}});

@@ -127,7 +127,7 @@ TEST_CASE("a damaged token-cache file (same size, other bytes) is rebuilt") {
   CHECK(corpus.train[100].item<int64_t>() != 7);
 }
 
-TEST_CASE("a run whose loss becomes NaN is marked failed while the others finish; tables say so; exit code 1") {
+TEST_CASE("a run whose loss becomes NaN is marked failed while the others finish, tables say so, exit code 1") {
   test::TempDir dir;
   json cfg = test::small_config(test::make_corpus(dir));
   // A table scale of 1e39 overflows fp32: the first loss is NaN.
@@ -149,7 +149,7 @@ TEST_CASE("a run whose loss becomes NaN is marked failed while the others finish
   CHECK_THAT(error_lines(child.err)[0], Catch::Contains("1 run(s) failed"));
 }
 
-TEST_CASE("SIGINT mid-training saves a checkpoint and an incomplete report; the rerun resumes") {
+TEST_CASE("SIGINT mid-training saves a checkpoint and an incomplete report, the rerun resumes") {
   test::TempDir dir;
   json cfg = test::small_config(test::make_corpus(dir));
   cfg["runs"] = json::array({{{"encoding", "rope"}}, {{"encoding", "alibi"}}});
