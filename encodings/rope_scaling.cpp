@@ -62,6 +62,14 @@ RopeFrequencies yarn(const RopeScalingArgs& a) {
   return {inv, yarn_attention_scale(a.factor), a.factor};
 }
 
+// YaRN's frequency part alone (bloc97's "NTK-by-parts"): the same ramp, no attention scale, so
+// YaRN's two ingredients can be compared separately.
+RopeFrequencies ntk_by_parts(const RopeScalingArgs& a) {
+  RopeFrequencies f = yarn(a);
+  f.attention_scale = 1.0;
+  return f;
+}
+
 // Llama 3.1: wavelengths above L/low_freq_factor are divided by s, those below
 // L/high_freq_factor kept, and the band between blended linearly in L/wavelength.
 RopeFrequencies llama3(const RopeScalingArgs& a) {
@@ -94,6 +102,8 @@ const std::vector<ScalingMethod>& scaling_methods() {
        json::object(), FactorRule::kFromLength, ntk_aware},
       {"yarn", "YaRN (Peng et al. 2023): NTK-by-parts ramp + attention scale 0.1 ln s + 1",
        {{"beta_fast", 32.0}, {"beta_slow", 1.0}}, FactorRule::kGiven, yarn},
+      {"ntk-by-parts", "YaRN's ramp without its attention scale (bloc97's NTK-by-parts)",
+       {{"beta_fast", 32.0}, {"beta_slow", 1.0}}, FactorRule::kGiven, ntk_by_parts},
       {"llama3", "Llama 3.1 frequency-band scaling (low/high wavelength bands)",
        {{"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}}, FactorRule::kGiven, llama3},
   };

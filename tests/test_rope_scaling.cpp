@@ -73,7 +73,7 @@ static Scaling scaling(const std::string& method, std::optional<double> factor =
 
 TEST_CASE("every scaling at factor 1 equals plain RoPE") {
   auto plain = rope_frequencies(32, 10000, scaling("none"), 128, 128);
-  for (const std::string m : {"pi", "ntk", "dynamic-ntk", "yarn", "llama3"}) {
+  for (const std::string& m : scaling_names()) {  // every entry of the table
     INFO(m);
     if (scaling_method(m).factor_rule == FactorRule::kGiven) {
       auto f = rope_frequencies(32, 10000, scaling(m, 1.0), 128, 128);
@@ -194,6 +194,15 @@ TEST_CASE("YaRN matches constants derived independently from the reference defin
   check_close(rope_frequencies(64, 10000, validate_scaling(custom), 256, 2048).inv_freq, kYarnD64L256S8Beta16x2);
 }
 
+TEST_CASE("NTK-by-parts is YaRN's frequencies without its attention scale") {
+  auto f = rope_frequencies(64, 10000, scaling("ntk-by-parts", 8.0), 256, 2048);
+  check_close(f.inv_freq, kYarnD64L256S8);
+  CHECK(f.attention_scale == 1.0);
+  auto enc = make_encoding({"rope", 256, 4, 256, 2048});
+  enc->set_scaling(scaling("ntk-by-parts", 8.0));
+  CHECK(enc->positions(2048, torch::kCPU).logit_scale == 1.0);
+}
+
 TEST_CASE("Llama 3 matches constants derived independently from Meta's definition") {
   check_close(rope_frequencies(64, 10000, scaling("llama3", 8.0), 512, 4096).inv_freq, kLlama3D64L512S8);
   Scaling custom;
@@ -204,7 +213,7 @@ TEST_CASE("Llama 3 matches constants derived independently from Meta's definitio
 }
 
 TEST_CASE("scaling validation names the allowed values") {
-  CHECK_THROWS_WITH(scaling("linear"), Catch::Contains("allowed: none, pi, ntk, dynamic-ntk, yarn, llama3"));
+  CHECK_THROWS_WITH(scaling("linear"), Catch::Contains("allowed: none, pi, ntk, dynamic-ntk, yarn, ntk-by-parts, llama3"));
   CHECK_THROWS_WITH(scaling("pi", 0.5), Catch::Contains(">= 1"));
   Scaling s;
   s.method = "pi";
