@@ -110,26 +110,11 @@ struct Args {
   }
 };
 
-// "i/N", or "auto": this task of a Slurm job array (SLURM_ARRAY_TASK_ID counted from
-// SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT tasks).
+// "i/N", or "auto": this task of a Slurm job array.
 std::pair<int, int> parse_shard(const std::string& text) {
   int index = 0, count = 0;
   if (text == "auto") {
-    auto env = [](const char* name) -> std::optional<long> {
-      const char* v = std::getenv(name);
-      if (!v) return std::nullopt;
-      char* end = nullptr;
-      const long n = std::strtol(v, &end, 10);
-      return end && *end == 0 ? std::optional<long>(n) : std::nullopt;
-    };
-    const auto id = env("SLURM_ARRAY_TASK_ID"), tasks = env("SLURM_ARRAY_TASK_COUNT");
-    if (!id || !tasks)
-      throw UsageError("--shard auto reads SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, which are not set "
-                       "(not a Slurm array task; give --shard i/N)");
-    if (env("SLURM_ARRAY_TASK_STEP").value_or(1) != 1)
-      throw UsageError("--shard auto needs a Slurm array with step 1 (e.g. --array=1-4)");
-    index = int(*id - env("SLURM_ARRAY_TASK_MIN").value_or(1) + 1);
-    count = int(*tasks);
+    std::tie(index, count) = slurm_array_shard();
   } else {
     char slash = 0;
     std::istringstream in(text);
@@ -379,9 +364,7 @@ int report_error(std::exception_ptr error) {
               << e.what() << "\n";
     return 2;
   } catch (const c10::Error& e) {
-    std::string message = e.what_without_backtrace();
-    if (const auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
-    std::cerr << "error: " << message << "\n";
+    std::cerr << "error: " << error_line(e) << "\n";
     return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "error: out of memory (see the memory estimate at the start of the run; lower eval.batch_tokens, "

@@ -257,6 +257,14 @@ std::vector<int64_t> Config::eval_lengths() const {
   return out;
 }
 
+double non_embedding_parameters(const Config& c, const std::string& encoding, int64_t max_length) {
+  const double C = double(c.model.d_model);
+  double p = double(c.model.layers) * ((4.0 + 2.0 * double(c.model.mlp_ratio)) * C * C + 4.0 * C) + 2.0 * C;
+  const auto& caps = encoding_info(encoding).capabilities;
+  if (caps.learned_positions && caps.kind == PositionKind::kAbsolute) p += double(max_length) * C;
+  return p;
+}
+
 void apply_override(json& config, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)

@@ -146,6 +146,12 @@ struct Config {
   std::vector<int64_t> eval_lengths() const;
 };
 
+// Parameters of the model a run trains, apart from its token embedding (which every model of a
+// config shares): per block qkv + projection + MLP + two LayerNorms, the final LayerNorm, and a
+// row per position for learned absolute tables (`max_length` rows). Other encodings' own
+// parameters are negligible. For cost and memory estimates made before any model exists.
+double non_embedding_parameters(const Config& c, const std::string& encoding, int64_t max_length);
+
 // Every key with its default, derived from the structs (plus "runs" and "claims", empty).
 const nlohmann::json& config_defaults();
 // Applies "a.b.c=value" (value parsed as JSON, else taken as a string) to `config`.

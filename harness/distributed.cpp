@@ -31,9 +31,8 @@ DataParallel::DataParallel(const std::string& addr, int port, int rank, int worl
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(addr));
     group_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(group_->store, rank, world, options);
   } catch (const std::exception& e) {
-    std::string message = e.what();
-    throw std::runtime_error(fmt::format("data-parallel rank {} of {} could not join {}: {}", rank, world, address_,
-                                         message.substr(0, message.find('\n'))));
+    throw std::runtime_error(
+        fmt::format("data-parallel rank {} of {} could not join {}: {}", rank, world, address_, error_line(e)));
   }
 }
 
@@ -107,6 +106,16 @@ std::shared_ptr<DataParallel> data_parallel_from_env() {
     throw InputError("data-parallel: set MASTER_ADDR and MASTER_PORT (the host and a free port of rank 0)");
   const int local_rank = env_int("LOCAL_RANK").value_or(env_int("SLURM_LOCALID").value_or(0));
   return std::make_shared<DataParallel>(addr, *port, *rank, *world, local_rank);
+}
+
+std::pair<int, int> slurm_array_shard() {
+  const auto id = env_int("SLURM_ARRAY_TASK_ID"), tasks = env_int("SLURM_ARRAY_TASK_COUNT");
+  if (!id || !tasks)
+    throw InputError("--shard auto reads SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, which are not set "
+                     "(not a Slurm array task; give --shard i/N)");
+  if (env_int("SLURM_ARRAY_TASK_STEP").value_or(1) != 1)
+    throw InputError("--shard auto needs a Slurm array with step 1 (e.g. --array=1-4)");
+  return {*id - env_int("SLURM_ARRAY_TASK_MIN").value_or(1) + 1, *tasks};
 }
 
 }  // namespace lb

@@ -8,6 +8,7 @@
 #pragma once
 #include <torch/torch.h>
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,10 @@ class DataParallel {
 // The group described by the environment, or nullptr for a single process (no variables, or a
 // world size of 1). Throws InputError on inconsistent variables.
 std::shared_ptr<DataParallel> data_parallel_from_env();
+
+// This task's shard (i, N) of a Slurm job array: SLURM_ARRAY_TASK_ID counted from
+// SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT tasks. Throws InputError outside an array task
+// or for an array whose step is not 1.
+std::pair<int, int> slurm_array_shard();
 
 }  // namespace lb

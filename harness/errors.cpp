@@ -3,6 +3,8 @@
 #include <atomic>
 #include <csignal>
 
+#include <c10/util/Exception.h>
+
 namespace lb {
 
 namespace {
@@ -27,6 +29,12 @@ void install_interrupt_handler() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+}
+
+std::string error_line(const std::exception& e) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+  const std::string message = torch_error ? torch_error->what_without_backtrace() : e.what();
+  return message.substr(0, message.find('\n'));
 }
 
 void check_interrupt(const std::string& where) {

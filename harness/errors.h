@@ -35,4 +35,8 @@ void install_interrupt_handler();
 // Throws Interrupted naming `where` when a signal has arrived.
 void check_interrupt(const std::string& where);
 
+// The first line of an exception's message, without the backtrace libtorch appends to its own:
+// what every one-line error report shows.
+std::string error_line(const std::exception& e);
+
 }  // namespace lb

@@ -17,10 +17,6 @@ namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 constexpr double kRuntimeBytes = 400e6;  // libtorch, allocator slack, mapped data pages (measured ~300 MB)
-// Evaluation runs forward only, but on windows up to 4L long (attention grows with T): measured
-// at about the training rate in tokens/s (bench: bf16 35.6k train / 34.8k eval at 4L; fp32 17.1k
-// / 14.3k), so evaluation tokens count like training tokens.
-constexpr double kEvalSpeedup = 1.0;
 
 // Activations kept for backward by one block, per token: the residual stream, LayerNorm outputs,
 // q/k/v and their rotations, attention output and projection (~10 C), the MLP's input, hidden
@@ -46,12 +42,7 @@ MemoryEstimate estimate_memory(const Config& c, const RunSpec& run, int64_t voca
   const ModelConfig& m = c.model;
   const double C = double(m.d_model), V = double(vocab);
   MemoryEstimate e;
-  // Tied embedding, per block qkv + proj + MLP + two LayerNorms, final LayerNorm; learned
-  // absolute tables add a row per position. Other encodings' parameters are negligible here.
-  e.parameters = V * C + double(m.layers) * ((4.0 + 2.0 * double(m.mlp_ratio)) * C * C + 4.0 * C) + 2.0 * C;
-  if (encoding_info(run.encoding).capabilities.learned_positions &&
-      encoding_info(run.encoding).capabilities.kind == PositionKind::kAbsolute)
-    e.parameters += double(max_length) * C;
+  e.parameters = V * C + non_embedding_parameters(c, run.encoding, max_length);  // embedding tied to the head
   e.model_state_bytes = 18.0 * e.parameters;  // fp32 weights, grads, two moments + bf16 copies
   auto training = [&](int64_t T, int64_t B) {
     const double tokens = double(B) * double(T);
@@ -144,9 +135,10 @@ double calibrate_training(GPT& model, const Corpus& corpus, const Config& c, boo
 }
 
 json describe_estimate(const Workload& work, double tps) {
-  const double train_s = tps > 0 ? double(work.train_tokens) / tps : 0;
-  const double eval_s = tps > 0 ? double(work.eval_tokens) / (kEvalSpeedup * tps) : 0;
-  const double total = train_s + eval_s;
+  // Evaluation runs forward only, but on windows up to 4L long (attention grows with T): measured
+  // at about the training rate in tokens/s (bench: bf16 35.6k train / 34.8k eval at 4L; fp32 17.1k
+  // / 14.3k), so evaluation tokens count like training tokens.
+  const double total = tps > 0 ? double(work.train_tokens + work.eval_tokens) / tps : 0;
   json j = {{"train_tokens", work.train_tokens}, {"eval_tokens", work.eval_tokens},
             {"calibrated_train_tokens_per_second", tps}, {"estimated_seconds", total}};
   auto tokens = [](int64_t n) { return n >= 1000000 ? fmt::format("{:.1f}M", n / 1e6) : fmt::format("{:.0f}k", n / 1e3); };

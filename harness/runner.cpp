@@ -251,8 +251,6 @@ json failed_run(const Config& c, const RunSpec& run, const std::string& error) {
           {"train_length", c.train.length}, {"results", json::array()}};
 }
 
-std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
-
 // Trains what is needed and evaluates every unit, appending to report["runs"] and writing the
 // report after each run. A run whose training diverges is recorded as failed; the others go on.
 void run_units(const Config& c, const std::vector<Unit>& units, const std::map<std::string, json>& finished,
@@ -293,7 +291,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
       spdlog::error("[{}] failed: {}", run.name, e.what());
       run_json = failed_run(c, run, e.what());
     } catch (const c10::Error& e) {
-      const std::string message = first_line(e.what_without_backtrace());
+      const std::string message = error_line(e);
       if (message.find("alloc") == std::string::npos) throw;
       throw ResourceError(fmt::format("run \"{}\" ran out of memory: {} (the estimate at the start was {})", run.name,
                                       message, estimate_memory(c, run, corpus.vocab, max_length).describe()));
@@ -351,7 +349,7 @@ json run_experiment(const Config& config, const RunOptions& options) {
                  {"name", c.name},
                  {"status", "incomplete"},
                  {"config", c.resolved},
-                 {"environment", environment_info(c.device, precision.to_json(hardware))},
+                 {"environment", environment_info(c.device, precision.to_json(hardware), threads, layout.to_json())},
                  {"data", corpus.summary},
                  {"evaluation",
                   {{"tokens", eval_tokens},
@@ -361,8 +359,6 @@ json run_experiment(const Config& config, const RunOptions& options) {
                    {"stderr", "clustered by window: sqrt(W/(W-1) * sum_w (s_w - n_w*mean)^2) / N"}}},
                  {"runs", json::array()}};
   if (!report_parallel.is_null()) report["data_parallel"] = report_parallel;
-  report["environment"]["threads"] = threads;
-  report["environment"]["thread_layout"] = layout.to_json();
 
   // Finished runs of an *interrupted* invocation with the same config are kept, not recomputed.
   // A complete report (e.g. the one committed under results/) is evaluated afresh; an unreadable
@@ -379,7 +375,7 @@ json run_experiment(const Config& config, const RunOptions& options) {
         for (const auto& run : previous["runs"])
           if (run.value("status", "complete") == "complete") finished[run["name"]] = run;
     } catch (const std::exception& e) {
-      spdlog::warn("previous report {} is unreadable ({}); evaluating every run afresh", report_path, first_line(e.what()));
+      spdlog::warn("previous report {} is unreadable ({}); evaluating every run afresh", report_path, error_line(e));
     }
   }
 

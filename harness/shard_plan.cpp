@@ -5,21 +5,10 @@
 #include <algorithm>
 #include <numeric>
 
-#include "encodings/registry.h"
 
 namespace lb {
 
 namespace {
-
-// Per-token cost is proportional to the parameters a token passes through; the embedding is
-// the same for every model of a config, so it is left out (and the plan needs no data).
-double non_embedding_parameters(const Config& c, const RunSpec& run, int64_t max_length) {
-  const double C = double(c.model.d_model);
-  double p = double(c.model.layers) * ((4.0 + 2.0 * double(c.model.mlp_ratio)) * C * C + 4.0 * C) + 2.0 * C;
-  const auto& caps = encoding_info(run.encoding).capabilities;
-  if (caps.learned_positions && caps.kind == PositionKind::kAbsolute) p += double(max_length) * C;
-  return p;
-}
 
 double run_tokens(const Config& c, const RunSpec& run) {
   double eval = 0;
@@ -47,7 +36,9 @@ std::vector<ShardUnit> plan_shards(const Config& c, int shards) {
   }
   for (size_t i = 0; i < units.size(); ++i) {
     const RunSpec& first = *std::find_if(c.runs.begin(), c.runs.end(), [&](const RunSpec& r) { return r.name == units[i].runs[0]; });
-    units[i].cost *= non_embedding_parameters(c, first, max_length);
+    // Per-token cost is proportional to the parameters a token passes through; the embedding is
+    // the same for every model of a config, so it is left out (and the plan needs no data).
+    units[i].cost *= non_embedding_parameters(c, first.encoding, max_length);
   }
   std::vector<size_t> order(units.size());
   std::iota(order.begin(), order.end(), 0);

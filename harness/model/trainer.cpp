@@ -140,7 +140,7 @@ void set_aside(const std::string& prefix, const json& state, const std::string& 
     }
   fs::rename(prefix + ".json", prefix + ".json.corrupt", ec);
   spdlog::warn("[{}] checkpoint {} is unreadable ({}); set aside as *.corrupt, training this model from step 0", label,
-               prefix, reason.substr(0, reason.find('\n')));
+               prefix, reason);
 }
 
 // Loads the checkpoint into model (and optimizer) and its step and stats; false (with the
@@ -159,8 +159,7 @@ bool try_load(GPT& model, torch::optim::AdamW* optimizer, const std::string& pre
     if (stats) *stats = saved_stats;
     return true;
   } catch (const std::exception& e) {
-    const c10::Error* torch_error = dynamic_cast<const c10::Error*>(&e);
-    set_aside(prefix, state, torch_error ? torch_error->what_without_backtrace() : e.what(), label);
+    set_aside(prefix, state, error_line(e), label);
     torch::load(model, before);
     return false;
   }

@@ -49,14 +49,16 @@ double peak_rss_mb() {
   return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-nlohmann::json environment_info(const std::string& device, const nlohmann::json& precision) {
+nlohmann::json environment_info(const std::string& device, const nlohmann::json& precision, int threads,
+                                const nlohmann::json& thread_layout) {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   std::string commit = command_output("git rev-parse --short HEAD 2>/dev/null");
   if (!commit.empty() && !command_output("git status --porcelain --untracked-files=no 2>/dev/null").empty())
     commit += "-dirty";
   return {{"libtorch", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH)},
-          {"threads", at::get_num_threads()},
+          {"threads", threads},
+          {"thread_layout", thread_layout},
           {"interop_threads", at::get_num_interop_threads()},
           {"device", device},
           {"precision", precision},
