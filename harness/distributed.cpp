@@ -1,8 +1,13 @@
 #include "harness/distributed.h"
 
 #include <fmt/format.h>
+// c10d's gloo process group needs gloo's headers: the Debian libtorch has them (libgloo-dev), a
+// pip libtorch may not; without them this build runs as one process only.
+#if defined(USE_C10D_GLOO) && __has_include(<gloo/config.h>)
+#define LENGTHBENCH_GLOO 1
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -11,14 +16,22 @@
 
 namespace lb {
 
+#ifdef LENGTHBENCH_GLOO
 struct DataParallel::Group {
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
 };
+#else
+struct DataParallel::Group {};
+#endif
 
 DataParallel::DataParallel(const std::string& addr, int port, int rank, int world, int local_rank)
     : group_(std::make_unique<Group>()), rank_(rank), world_(world), local_rank_(local_rank),
       address_(fmt::format("{}:{}", addr, port)) {
+#ifndef LENGTHBENCH_GLOO
+  throw std::runtime_error(fmt::format("data-parallel rank {} of {}: this lengthbench was built without gloo "
+                                       "(c10d's gloo headers), so it runs as one process only", rank, world));
+#else
   try {
     c10d::TCPStoreOptions store_options;
     store_options.port = uint16_t(port);
@@ -34,6 +47,7 @@ DataParallel::DataParallel(const std::string& addr, int port, int rank, int worl
     throw std::runtime_error(
         fmt::format("data-parallel rank {} of {} could not join {}: {}", rank, world, address_, error_line(e)));
   }
+#endif
 }
 
 DataParallel::~DataParallel() = default;
@@ -42,6 +56,7 @@ std::string DataParallel::describe() const {
   return fmt::format("data-parallel rank {} of {} (local rank {}, gloo via {})", rank_, world_, local_rank_, address_);
 }
 
+#ifdef LENGTHBENCH_GLOO
 void DataParallel::broadcast(const std::vector<torch::Tensor>& tensors) {
   torch::NoGradGuard no_grad;
   for (const auto& t : tensors) {
@@ -75,6 +90,10 @@ void DataParallel::average(const std::vector<torch::Tensor>& tensors) {
     first = last;
   }
 }
+#else
+void DataParallel::broadcast(const std::vector<torch::Tensor>&) {}
+void DataParallel::average(const std::vector<torch::Tensor>&) {}
+#endif
 
 namespace {
 

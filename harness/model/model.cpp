@@ -3,6 +3,8 @@
 #include <ATen/autocast_mode.h>
 #include <cmath>
 
+#include "harness/model/precision.h"
+
 namespace lb {
 
 namespace F = torch::nn::functional;
@@ -100,9 +102,7 @@ torch::Tensor GPTImpl::attention_mask(const PositionInputs& pos, torch::Device d
   });
   auto mask = pos.bias.defined() ? pos.bias + causal : causal;
   // Attention scores come out of matmul in the autocast dtype when autocast is on.
-  const bool autocast = device.is_cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-  if (autocast)
-    mask = mask.to(device.is_cuda() ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype());
+  if (autocast_enabled(device)) mask = mask.to(autocast_dtype(device));
   return mask;
 }
 

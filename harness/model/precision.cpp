@@ -2,6 +2,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <dlfcn.h>
+#include <torch/version.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <algorithm>
@@ -84,33 +85,54 @@ json PrecisionChoice::to_json(const Hardware& hw) const {
   return j;
 }
 
-AutocastScope::AutocastScope(bool enabled, torch::Device device)
-    : enabled_(enabled), cuda_(device.is_cuda()) {
-  if (!enabled_) return;
-  if (cuda_) {
-    was_enabled_ = at::autocast::is_enabled();
-    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+namespace {
+
+// torch 2.4 replaced the per-device autocast functions (is_enabled, get_autocast_gpu_dtype, ...)
+// by ones taking the device type; the old ones are deprecated there and warn on every call.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+void set_autocast(at::DeviceType type, bool enabled, at::ScalarType dtype) {
+  at::autocast::set_autocast_enabled(type, enabled);
+  at::autocast::set_autocast_dtype(type, dtype);
+}
+#else
+void set_autocast(at::DeviceType type, bool enabled, at::ScalarType dtype) {
+  if (type == at::kCUDA) {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
   } else {
-    was_enabled_ = at::autocast::is_cpu_enabled();
-    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
   }
+}
+#endif
+
+}  // namespace
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled(torch::Device device) { return at::autocast::is_autocast_enabled(device.type()); }
+at::ScalarType autocast_dtype(torch::Device device) { return at::autocast::get_autocast_dtype(device.type()); }
+#else
+bool autocast_enabled(torch::Device device) {
+  return device.is_cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+at::ScalarType autocast_dtype(torch::Device device) {
+  return device.is_cuda() ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+#endif
+
+AutocastScope::AutocastScope(bool enabled, torch::Device device)
+    : enabled_(enabled), type_(device.is_cuda() ? at::kCUDA : at::kCPU) {
+  if (!enabled_) return;
+  was_enabled_ = autocast_enabled(torch::Device(type_));
+  previous_dtype_ = autocast_dtype(torch::Device(type_));
+  set_autocast(type_, true, at::kBFloat16);
   at::autocast::increment_nesting();
 }
 
 AutocastScope::~AutocastScope() {
   if (!enabled_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  if (cuda_) {
-    at::autocast::set_enabled(was_enabled_);
-    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
-  } else {
-    at::autocast::set_cpu_enabled(was_enabled_);
-    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
-  }
+  set_autocast(type_, was_enabled_, previous_dtype_);
 }
 
 }  // namespace lb

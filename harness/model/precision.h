@@ -46,6 +46,10 @@ class ThreadLayoutScope {
   ThreadLayout applied_, previous_;
 };
 
+// Whether autocast is on for the device's type in this thread, and the dtype it casts to.
+bool autocast_enabled(torch::Device device);
+at::ScalarType autocast_dtype(torch::Device device);
+
 // Enables bf16 autocast for the scope (CPU or CUDA); a no-op when `enabled` is false.
 class AutocastScope {
  public:
@@ -56,7 +60,7 @@ class AutocastScope {
 
  private:
   bool enabled_;
-  bool cuda_;
+  at::DeviceType type_;
   bool was_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
 };
