@@ -8,6 +8,7 @@
 #include "encodings/registry.h"
 #include "encodings/rope_scaling.h"
 #include "harness/atomic_file.h"
+#include "harness/eval/windows.h"
 
 namespace lb {
 
@@ -108,7 +109,7 @@ json merge(const json& defaults, const json& user, const std::string& prefix) {
   return out;
 }
 
-const char* kOps[] = {"<", ">", "~"};
+const char* kOps[] = {"<", ">", "<=", "~"};
 
 // "config key \"claims[i].suffix\""
 std::string key_name(size_t i, const std::string& suffix = "") {
@@ -128,15 +129,15 @@ void validate_claims(const json& claims, const std::vector<std::string>& run_nam
       if (key.key() != "claim" && key.key() != "left" && key.key() != "right" && key.key() != "op" &&
           key.key() != "tolerance" && key.key() != "margin" && key.key() != "protocol")
         throw ConfigError(fmt::format(
-            "{}: unknown key \"{}\"; allowed: claim, left, op, right, margin (< >), tolerance (~), protocol",
+            "{}: unknown key \"{}\"; allowed: claim, left, op, right, margin (< > <=), tolerance (~), protocol",
             key_name(i), key.key()));
     const std::string op = c.value("op", "");
     if (std::find(std::begin(kOps), std::end(kOps), op) == std::end(kOps))
-      throw ConfigError(fmt::format("{} must be one of <, >, ~ (got \"{}\")", key_name(i, ".op"), op));
+      throw ConfigError(fmt::format("{} must be one of <, >, <=, ~ (got \"{}\")", key_name(i, ".op"), op));
     if (op == "~" && !(c.contains("tolerance") && c["tolerance"].is_number() && c["tolerance"].get<double>() > 0))
       throw ConfigError(key_name(i, ".tolerance") + " (nats, > 0) is required with op \"~\"");
     if (c.contains("margin") && (op == "~" || !c["margin"].is_number() || c["margin"].get<double>() < 0))
-      throw ConfigError(key_name(i, ".margin") + " (nats, >= 0) goes with op \"<\" or \">\"");
+      throw ConfigError(key_name(i, ".margin") + " (nats, >= 0) goes with op \"<\", \">\" or \"<=\"");
     const std::string protocol = c.value("protocol", "nonoverlapping");
     if (std::find(protocols.begin(), protocols.end(), protocol) == protocols.end())
       throw ConfigError(fmt::format("{} is \"{}\", which eval.protocols ({}) does not evaluate",
@@ -251,6 +252,11 @@ RunSpec parse_run(const json& entry, size_t index) {
 
 int64_t Config::eval_length(double multiple) const { return std::llround(multiple * train.length); }
 
+std::vector<uint64_t> Config::training_seeds() const {
+  if (seeds.empty()) return {seed};
+  return std::vector<uint64_t>(seeds.begin(), seeds.end());
+}
+
 std::vector<int64_t> Config::eval_lengths() const {
   std::vector<int64_t> out;
   for (double m : eval.lengths) out.push_back(eval_length(m));
@@ -299,6 +305,9 @@ void apply_override(json& config, const std::string& assignment) {
 
 Config parse_config(const json& user) {
   const json resolved = merge(config_defaults(), user, "");
+  for (const auto& seed : resolved["seeds"])
+    if (!seed.is_number_integer() || seed.get<int64_t>() < 0)
+      throw ConfigError(fmt::format("config key \"seeds\" must list non-negative integers, got {}", resolved["seeds"].dump()));
   Config c;
   from_json_value(resolved, c);
   c.resolved = resolved;
@@ -351,8 +360,13 @@ Config parse_config(const json& user) {
                 fmt::format("config key \"eval.lengths\": {} is not a usable multiple of train.length", m));
   fail_unless(!c.eval.protocols.empty(), "config key \"eval.protocols\" must not be empty");
   for (const auto& p : c.eval.protocols) one_of("eval.protocols[]", p, {"nonoverlapping", "sliding"});
-  fail_unless(c.eval.sliding_stride >= 0, "config key \"eval.sliding_stride\" must be >= 0 (0 = train.length)");
-  if (c.eval.sliding_stride == 0) c.eval.sliding_stride = c.train.length;
+  one_of("eval.sample", c.eval.sample, {"stream", "documents"});
+  fail_unless(c.eval.sliding_stride >= 0 && c.eval.sliding_stride <= c.train.length,
+              fmt::format("config key \"eval.sliding_stride\" must be in [0, train.length = {}] (0 = train.length / 2)",
+                          c.train.length));
+  if (c.eval.sliding_stride == 0) c.eval.sliding_stride = default_sliding_stride(c.train.length);
+  std::set<int64_t> distinct(c.seeds.begin(), c.seeds.end());
+  fail_unless(distinct.size() == c.seeds.size(), fmt::format("config key \"seeds\" lists a seed twice: {}", json(c.seeds).dump()));
   positive("eval.bucket_width", c.eval.bucket_width);
   positive("eval.batch_tokens", double(c.eval.batch_tokens));
   fail_unless(c.eval.passkey.trials >= 0 && c.eval.passkey.digits >= 1,

@@ -90,14 +90,15 @@ struct PasskeyConfig {
 
 struct EvalConfig {
   std::vector<double> lengths = {1, 2, 3, 4};  // multiples of train.length
+  std::string sample = "stream";  // stream | documents (harness/eval/windows.h)
   std::vector<std::string> protocols = {"nonoverlapping"};
-  int64_t sliding_stride = 0;  // tokens; 0 = train.length
+  int64_t sliding_stride = 0;  // tokens; 0 = train.length / 2
   double bucket_width = 1.0;   // multiples of train.length
   int64_t batch_tokens = 16384;
   PasskeyConfig passkey;
   template <class Self, class Visit>
   static void fields(Self& s, Visit&& v) {
-    v("lengths", s.lengths), v("protocols", s.protocols), v("sliding_stride", s.sliding_stride),
+    v("lengths", s.lengths), v("sample", s.sample), v("protocols", s.protocols), v("sliding_stride", s.sliding_stride),
         v("bucket_width", s.bucket_width), v("batch_tokens", s.batch_tokens), v("passkey", s.passkey);
   }
 };
@@ -125,7 +126,8 @@ struct RunSpec {
 struct Config {
   std::string name = "lengthbench";
   std::string description;
-  uint64_t seed = 1234;
+  uint64_t seed = 1234;             // the evaluation sample, passkey prompts, and the training seed unless `seeds`
+  std::vector<int64_t> seeds;      // training seeds: each run is trained once per seed (empty = [seed])
   int threads = 0;                 // 0 = all cores
   std::string precision = "auto";  // auto | bf16 | fp32 (auto: bf16 only where the hardware has it natively)
   std::string device = "auto";     // auto (CUDA when libtorch has a device, else CPU) | cpu | cuda
@@ -137,12 +139,13 @@ struct Config {
   nlohmann::json resolved;        // the fully resolved configuration, as written to the report
   template <class Self, class Visit>
   static void fields(Self& s, Visit&& v) {
-    v("name", s.name), v("description", s.description), v("seed", s.seed), v("threads", s.threads),
+    v("name", s.name), v("description", s.description), v("seed", s.seed), v("seeds", s.seeds), v("threads", s.threads),
         v("precision", s.precision), v("device", s.device), v("data", s.data), v("model", s.model),
         v("train", s.train), v("eval", s.eval);
   }
 
   int64_t eval_length(double multiple) const;
+  std::vector<uint64_t> training_seeds() const;
   std::vector<int64_t> eval_lengths() const;
 };
 

@@ -17,6 +17,7 @@
 #include "harness/hash.h"
 #include "harness/preflight.h"
 #include "harness/shard_plan.h"
+#include "harness/statistics.h"
 #include "harness/model/model.h"
 #include "harness/model/precision.h"
 #include "harness/model/trainer.h"
@@ -47,7 +48,7 @@ struct Compute {
 
 std::string short_hash(const json& j) { return hex64(fnv1a(j.dump())).substr(0, 12); }
 
-GPT build_model(const Config& c, const RunSpec& run, int64_t vocab, int64_t max_length) {
+GPT build_model(const Config& c, const RunSpec& run, int64_t vocab, int64_t max_length, uint64_t seed) {
   EncodingSpec spec;
   spec.name = run.encoding;
   spec.d_model = c.model.d_model;
@@ -57,7 +58,7 @@ GPT build_model(const Config& c, const RunSpec& run, int64_t vocab, int64_t max_
   spec.options = run.encoding_options;
   ModelConfig mc = c.model;
   mc.vocab = vocab;
-  torch::manual_seed(c.seed);  // the same initialisation for a given config and encoding
+  torch::manual_seed(seed);  // the same initialisation for a given config, encoding and seed
   return GPT(mc, make_encoding(spec));
 }
 
@@ -68,7 +69,8 @@ void copy_weights(GPT& from, GPT& to) {
 }
 
 // Everything that determines a trained model's weights.
-json training_identity(const Config& c, const RunSpec& run, int64_t max_length, const Corpus& corpus, bool bf16) {
+json training_identity(const Config& c, const RunSpec& run, int64_t max_length, const Corpus& corpus, bool bf16,
+                       uint64_t seed) {
   const auto& r = c.resolved;
   json data = r["data"];
   data.erase("eval_tokens");
@@ -81,7 +83,7 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length, 
   // silently reused for a different model.
   constexpr int kModelVersion = 3;
   return {{"version", kModelVersion},  {"model", r["model"]},       {"train", r["train"]},
-          {"data", data},              {"seed", c.seed},
+          {"data", data},              {"seed", seed},
           {"precision", bf16 ? "bf16" : "fp32"},  {"encoding", run.encoding},
           {"encoding_options", run.encoding_options}, {"max_length", max_length}};
 }
@@ -89,14 +91,15 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length, 
 // The PI recipe: continue a trained model with the run's scaling switched on, at the longer
 // length, for a few hundred steps. Returns the tuned copy; the base model is left as it was.
 std::pair<GPT, json> finetune(const Config& c, const RunSpec& run, GPT& base, const json& base_identity,
-                              const Corpus& corpus, int64_t max_length, const fs::path& out, const Compute& compute) {
+                              const Corpus& corpus, int64_t max_length, uint64_t seed, const fs::path& out,
+                              const Compute& compute) {
   const json identity = {{"base", base_identity}, {"finetune", run.entry["finetune"]},
                          {"scaling", run.scaling.method}, {"factor", run.entry["factor"]},
                          {"scaling_options", run.scaling.options}};
-  GPT tuned = build_model(c, run, corpus.vocab, max_length);
+  GPT tuned = build_model(c, run, corpus.vocab, max_length, seed);
   copy_weights(base, tuned);
   tuned->encoding().set_scaling(run.scaling);
-  TrainJob job = train_job(c, run.name + " finetune", compute.bf16);
+  TrainJob job = train_job(c, fmt::format("{} finetune seed {}", run.name, seed), compute.bf16, seed);
   job.data_parallel = compute.data_parallel;
   job.train.length = c.eval_length(run.finetune.length);
   job.train.steps = run.finetune.steps;
@@ -112,9 +115,8 @@ std::pair<GPT, json> finetune(const Config& c, const RunSpec& run, GPT& base, co
 }
 
 json evaluate_run(const Config& c, const std::string& name, GPT& model, const Corpus& corpus,
-                  const std::vector<int64_t>& lengths, int64_t eval_tokens, const Compute& compute) {
+                  const std::vector<int64_t>& lengths, const EvalSample& sample, const Compute& compute) {
   EvalOptions eo;
-  eo.tokens = eval_tokens;
   eo.stride = c.eval.sliding_stride;
   eo.bucket_width = c.eval_length(c.eval.bucket_width);
   eo.train_length = c.train.length;
@@ -127,7 +129,7 @@ json evaluate_run(const Config& c, const std::string& name, GPT& model, const Co
       eo.protocol = protocol;
       auto t0 = std::chrono::steady_clock::now();
       check_interrupt(fmt::format("while evaluating {}", name));
-      EvalResult r = evaluate(model, corpus.held_out, T, eo);
+      EvalResult r = evaluate(model, corpus.held_out, sample, T, eo);
       if (!std::isfinite(r.nll))
         throw NumericError(fmt::format("evaluation at T={} ({}) gave a non-finite nll", T, protocol));
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -160,39 +162,47 @@ std::string duration(double s) { return fmt::format("{:.1f}s", s); }
 
 namespace {
 
-// One run of the config with the trained model it needs, named by its identity.
+// One run of the config with one training seed, and the trained model it needs, named by its identity.
 struct Unit {
   const RunSpec* run;
+  uint64_t seed;
   json identity;
   std::string key;
 };
 
-// Every run's trained model; sharding deals whole trained models (with all their runs) to
+// Every (run, seed); sharding deals whole trained models of one seed (with all their runs) to
 // shards by estimated cost (harness/shard_plan.h). Records the shard in the report.
 std::vector<Unit> select_units(const Config& c, const RunOptions& options, int64_t max_length, const Corpus& corpus,
                                bool bf16, json& report) {
   std::vector<Unit> selected;
   const auto plan = plan_shards(c, std::max(options.shard_count, 1));
   if (options.shard_count > int(plan.size()))
-    throw InputError(fmt::format("--shard {}/{}: this config trains {} models, so at most {} shards",
+    throw InputError(fmt::format("--shard {}/{}: this config trains {} models (counting seeds), so at most {} shards",
                                  options.shard_index, options.shard_count, plan.size(), plan.size()));
-  for (const auto& run : c.runs) {
-    json identity = training_identity(c, run, max_length, corpus, bf16);
-    std::string key = run.encoding + "-" + short_hash(identity);
-    if (options.shard_count == 0 || shard_of(plan, run.name) == options.shard_index)
-      selected.push_back({&run, std::move(identity), std::move(key)});
-  }
+  // Seed-major: every run of one seed before the next seed, so the models of a seed are shared.
+  for (uint64_t seed : c.training_seeds())
+    for (const auto& run : c.runs) {
+      json identity = training_identity(c, run, max_length, corpus, bf16, seed);
+      std::string key = run.encoding + "-" + short_hash(identity);
+      if (options.shard_count == 0 || shard_of(plan, run.name, seed) == options.shard_index)
+        selected.push_back({&run, seed, std::move(identity), std::move(key)});
+    }
   if (options.shard_count > 0) {
     json names = json::array();
-    for (const auto& s : selected) names.push_back(s.run->name);
+    for (const auto& s : selected) names.push_back(fmt::format("{} seed {}", s.run->name, s.seed));
     report["shard"] = {{"index", options.shard_index}, {"count", options.shard_count}, {"runs", names}};
     spdlog::info("shard {}/{}: {}", options.shard_index, options.shard_count, names.dump());
   }
   return selected;
 }
 
+// Forward tokens one length's evaluation of the sample costs.
+int64_t eval_forward_tokens(const Config& c, const EvalSample& sample, const std::string& protocol, int64_t T) {
+  return int64_t(sample.starts.size()) * int64_t(plan_windows(protocol, sample.chunk, T, c.eval.sliding_stride).starts.size()) * T;
+}
+
 // Tokens still to train and to evaluate for these units.
-Workload workload(const Config& c, const std::vector<Unit>& units, const fs::path& out, int64_t eval_tokens) {
+Workload workload(const Config& c, const std::vector<Unit>& units, const fs::path& out, const EvalSample& sample) {
   Workload w;
   std::vector<std::string> counted;
   const int64_t tokens_per_step = c.train.batch_size * c.train.length;
@@ -203,103 +213,178 @@ Workload workload(const Config& c, const std::vector<Unit>& units, const fs::pat
     }
     w.train_tokens += u.run->finetune.steps * tokens_per_step;
     for (const auto& protocol : c.eval.protocols)
-      for (int64_t T : c.eval_lengths()) {
-        const int64_t windows = protocol == "sliding" ? int64_t(plan_windows(protocol, eval_tokens, T, c.eval.sliding_stride).starts.size())
-                                                      : eval_tokens / T;
-        w.eval_tokens += windows * T + c.eval.passkey.trials * int64_t(c.eval.passkey.depths.size()) * T;
-      }
+      for (int64_t T : c.eval_lengths())
+        w.eval_tokens += eval_forward_tokens(c, sample, protocol, T) +
+                         c.eval.passkey.trials * int64_t(c.eval.passkey.depths.size()) * T;
   }
   return w;
 }
 
-// One run on its trained model: fine-tune if asked, evaluate, probe.
+// One run with one seed on its trained model: fine-tune if asked, evaluate, probe.
 json run_one(const Config& c, const Unit& unit, GPT model, const json& train_json, const Corpus& corpus,
-             const std::vector<int64_t>& lengths, int64_t eval_tokens, int64_t max_length, const fs::path& out,
+             const std::vector<int64_t>& lengths, const EvalSample& sample, int64_t max_length, const fs::path& out,
              const Compute& compute) {
   const RunSpec& run = *unit.run;
-  json run_json = {{"name", run.name},
-                   {"status", "complete"},
-                   {"encoding", run.encoding},
-                   {"scaling", run.scaling.method},
-                   {"factor", run.entry["factor"]},
-                   {"scaling_options", run.scaling.options},
-                   {"encoding_options", run.encoding_options},
-                   {"train_length", c.train.length},
-                   {"parameters", model->parameter_count()},
-                   {"checkpoint", unit.key},
-                   {"train", train_json}};
+  json record = {{"seed", unit.seed},   {"status", "complete"},
+                 {"checkpoint", unit.key}, {"parameters", model->parameter_count()},
+                 {"train", train_json}};
   if (run.finetune.steps > 0) {
-    auto [tuned, stats] = finetune(c, run, model, unit.identity, corpus, max_length, out, compute);
+    auto [tuned, stats] = finetune(c, run, model, unit.identity, corpus, max_length, unit.seed, out, compute);
     model = tuned;
-    run_json["finetune"] = stats;
+    record["finetune"] = stats;
   }
-  if (!compute.main()) return run_json;  // other ranks only help train
+  if (!compute.main()) return record;  // other ranks only help train
   model->encoding().set_scaling(run.scaling);
-  if (auto notes = model->encoding().notes(); !notes.empty()) run_json["notes"] = notes;
+  if (auto notes = model->encoding().notes(); !notes.empty()) record["notes"] = notes;
   const auto eval_start = std::chrono::steady_clock::now();
-  run_json["results"] = evaluate_run(c, run.name, model, corpus, lengths, eval_tokens, compute);
-  if (c.eval.passkey.trials > 0) run_json["passkey"] = passkey_run(c, model, corpus, lengths, compute);
-  run_json["eval_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
-  run_json["peak_rss_mb"] = peak_rss_mb();  // of the process so far
-  return run_json;
+  const std::string label = c.training_seeds().size() > 1 ? fmt::format("{} seed {}", run.name, unit.seed) : run.name;
+  record["results"] = evaluate_run(c, label, model, corpus, lengths, sample, compute);
+  if (c.eval.passkey.trials > 0) record["passkey"] = passkey_run(c, model, corpus, lengths, compute);
+  record["eval_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+  record["peak_rss_mb"] = peak_rss_mb();  // of the process so far
+  return record;
 }
 
-// A run that could not finish: its row says why, and the others go on.
-json failed_run(const Config& c, const RunSpec& run, const std::string& error) {
-  return {{"name", run.name},         {"status", "failed"},           {"error", error},
-          {"encoding", run.encoding}, {"scaling", run.scaling.method}, {"factor", run.entry["factor"]},
-          {"train_length", c.train.length}, {"results", json::array()}};
+// The seed-independent part of a run's entry; per-seed records go under "seeds".
+json run_entry(const Config& c, const RunSpec& run, const json& identity, int64_t parameters) {
+  json model = identity;
+  model.erase("seed");  // runs with equal "trained_model" differ only by inference-time settings
+  json trained = {{"model", model}, {"finetune", run.finetune.steps > 0 ? run.entry["finetune"] : json(nullptr)},
+                  {"finetune_scaling", run.finetune.steps > 0 ? json({run.scaling.method, run.entry["factor"], run.scaling.options}) : json(nullptr)}};
+  return {{"name", run.name},
+          {"status", "incomplete"},
+          {"encoding", run.encoding},
+          {"scaling", run.scaling.method},
+          {"factor", run.entry["factor"]},
+          {"scaling_options", run.scaling.options},
+          {"encoding_options", run.encoding_options},
+          {"train_length", c.train.length},
+          {"parameters", parameters},
+          {"trained_model", short_hash(trained)},
+          {"seeds", json::array()},
+          {"results", json::array()}};
 }
 
-// Trains what is needed and evaluates every unit, appending to report["runs"] and writing the
-// report after each run. A run whose training diverges is recorded as failed; the others go on.
+// Trains what is needed and evaluates every unit, writing the report after each one. A seed whose
+// training diverges is recorded as failed (and so is its run); the others go on.
 void run_units(const Config& c, const std::vector<Unit>& units, const std::map<std::string, json>& finished,
-               const Corpus& corpus, const std::vector<int64_t>& lengths, int64_t eval_tokens, int64_t max_length,
-               const fs::path& out, const Compute& compute, json& report) {
+               const Corpus& corpus, const std::vector<int64_t>& lengths, const EvalSample& sample,
+               int64_t max_length, const fs::path& out, const Compute& compute, json& report) {
   const std::string report_path = (out / "report.json").string();
   std::map<std::string, GPT> models;  // training identity -> trained model
   std::map<std::string, json> train_stats;
   std::map<std::string, std::string> failed;  // training identity -> why its training failed
+  // Run entries in config order, for the runs this invocation has units of.
+  std::vector<std::string> order;
+  std::map<std::string, json> entries;
+  for (const auto& run : c.runs)
+    for (const auto& u : units)
+      if (u.run == &run) {
+        order.push_back(run.name);
+        break;
+      }
+  auto write_runs = [&] {
+    report["runs"] = json::array();
+    for (const auto& name : order)
+      if (entries.count(name)) report["runs"].push_back(entries[name]);
+  };
+  auto seeds_of = [&](const RunSpec& run) {
+    std::vector<uint64_t> seeds;
+    for (const auto& u : units)
+      if (u.run == &run) seeds.push_back(u.seed);
+    return seeds;
+  };
   for (const auto& unit : units) {
     const RunSpec& run = *unit.run;
-    if (auto hit = finished.find(run.name); hit != finished.end()) {
-      spdlog::info("[{}] already evaluated in {}; kept", run.name, report_path);
-      report["runs"].push_back(hit->second);
-      continue;
-    }
-    json run_json;
-    try {
-      if (auto f = failed.find(unit.key); f != failed.end()) throw NumericError(f->second);
-      if (!models.count(unit.key)) {
-        GPT model = build_model(c, run, corpus.vocab, max_length);
-        TrainJob job = train_job(c, run.encoding, compute.bf16);
-        job.checkpoint = (out / "checkpoints" / unit.key).string();
-        job.data_parallel = compute.data_parallel;
-        spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}", run.encoding, unit.key,
-                     model->parameter_count(), job.train.steps, job.train.length);
-        try {
-          train_stats[unit.key] = train(model, corpus.train, job, compute.device).to_json();
-        } catch (const NumericError& e) {
-          failed[unit.key] = e.what();
-          throw;
+    const std::string unit_name = fmt::format("{} seed {}", run.name, unit.seed);
+    if (!entries.count(run.name)) entries[run.name] = run_entry(c, run, unit.identity, 0);
+    json& entry = entries[run.name];
+    json record;
+    if (auto hit = finished.find(unit_name); hit != finished.end()) {
+      spdlog::info("[{}] already evaluated in {}; kept", unit_name, report_path);
+      record = hit->second;
+    } else {
+      try {
+        if (auto f = failed.find(unit.key); f != failed.end()) throw NumericError(f->second);
+        if (!models.count(unit.key)) {
+          GPT model = build_model(c, run, corpus.vocab, max_length, unit.seed);
+          TrainJob job = train_job(c, c.training_seeds().size() > 1 ? fmt::format("{} seed {}", run.encoding, unit.seed)
+                                                                       : run.encoding, compute.bf16, unit.seed);
+          job.checkpoint = (out / "checkpoints" / unit.key).string();
+          job.data_parallel = compute.data_parallel;
+          spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}, seed {}", run.encoding, unit.key,
+                       model->parameter_count(), job.train.steps, job.train.length, unit.seed);
+          try {
+            train_stats[unit.key] = train(model, corpus.train, job, compute.device).to_json();
+          } catch (const NumericError& e) {
+            failed[unit.key] = e.what();
+            throw;
+          }
+          models.emplace(unit.key, model);
         }
-        models.emplace(unit.key, model);
+        record = run_one(c, unit, models.at(unit.key), train_stats.at(unit.key), corpus, lengths, sample, max_length,
+                         out, compute);
+      } catch (const NumericError& e) {
+        spdlog::error("[{}] failed: {}", unit_name, e.what());
+        record = {{"seed", unit.seed}, {"status", "failed"}, {"error", e.what()}};
+      } catch (const c10::Error& e) {
+        const std::string message = error_line(e);
+        if (message.find("alloc") == std::string::npos) throw;
+        throw ResourceError(fmt::format("run \"{}\" ran out of memory: {} (the estimate at the start was {})", run.name,
+                                        message, estimate_memory(c, run, corpus.vocab, max_length).describe()));
       }
-      run_json = run_one(c, unit, models.at(unit.key), train_stats.at(unit.key), corpus, lengths, eval_tokens,
-                         max_length, out, compute);
-    } catch (const NumericError& e) {
-      spdlog::error("[{}] failed: {}", run.name, e.what());
-      run_json = failed_run(c, run, e.what());
-    } catch (const c10::Error& e) {
-      const std::string message = error_line(e);
-      if (message.find("alloc") == std::string::npos) throw;
-      throw ResourceError(fmt::format("run \"{}\" ran out of memory: {} (the estimate at the start was {})", run.name,
-                                      message, estimate_memory(c, run, corpus.vocab, max_length).describe()));
     }
-    report["runs"].push_back(run_json);
+    if (record.contains("parameters")) entry["parameters"] = record["parameters"];
+    entry["seeds"].push_back(record);
+    if (compute.main()) aggregate_run(entry, seeds_of(run));
+    write_runs();
     if (compute.main()) write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
-    check_interrupt(fmt::format("after run \"{}\" (report {} is marked incomplete)", run.name, report_path));
+    check_interrupt(fmt::format("after run \"{}\" (report {} is marked incomplete)", unit_name, report_path));
   }
+  write_runs();
+}
+
+}  // namespace
+
+namespace {
+
+// Fewer documents than this in the evaluation sample: a loud warning (their spread is itself noisy).
+constexpr int64_t kFewDocuments = 20;
+
+// What the report says about the scored tokens and how its errors are computed.
+json evaluation_summary(const Config& c, const EvalSample& sample, const Corpus& corpus) {
+  std::vector<json> sliding_cost;
+  for (int64_t T : c.eval_lengths())
+    sliding_cost.push_back({{"eval_length", T},
+                            {"forward_tokens_per_scored_token",
+                             double(eval_forward_tokens(c, sample, "sliding", T)) / double(sample.tokens())}});
+  json j = {{"sample", sample.kind},
+            {"sample_rule", sample.kind == "stream"
+                                ? "chunks drawn without replacement from a grid over the concatenated held-out "
+                                  "documents (proportional to document length)"
+                                : "documents of at least chunk + 1 tokens, each truncated to its first chunk tokens, "
+                                  "drawn without replacement"},
+            {"seed", c.seed},
+            {"chunk_tokens", sample.chunk},
+            {"chunks", sample.starts.size()},
+            {"chunk_starts", sample.starts},
+            {"tokens", sample.tokens()},
+            {"documents", sample.documents},
+            {"eligible_documents", sample.eligible_documents},
+            {"held_out_documents", corpus.held_out_documents.size()},
+            {"protocols", c.eval.protocols},
+            {"sliding_stride", c.eval.sliding_stride},
+            {"sliding_cost", sliding_cost},
+            {"bucket_width", c.eval_length(c.eval.bucket_width)},
+            {"training_seeds", c.training_seeds()},
+            {"cluster_unit", "held-out document"},
+            {"stderr",
+             "mean over seeds; se^2 = se_doc^2 + var_seed/K with se_doc = sqrt(D/(D-1) * sum_d (s_d - n_d*mean)^2) / N "
+             "over the seed-averaged per-document sums (n/a below 2 documents) and var_seed the variance of the K "
+             "per-seed means (unknown for K = 1); intervals use Student's t at the Satterthwaite degrees of freedom"}};
+  if (sample.documents < kFewDocuments)
+    j["warning"] = fmt::format("only {} document(s) in the evaluation sample", sample.documents);
+  return j;
 }
 
 }  // namespace
@@ -337,12 +422,24 @@ json run_experiment(const Config& config, const RunOptions& options) {
     throw ConfigError("config key \"eval.passkey\": the passkey probe writes its prompts as text, but "
                       "data.path holds pre-tokenized ids with no tokenizer (set eval.passkey.trials to 0)");
   const auto lengths = c.eval_lengths();
-  const int64_t eval_tokens = shared_eval_tokens(corpus.held_out.numel(), c.data.eval_tokens, lengths);
+  EvalSample sample;
+  try {
+    sample = sample_evaluation(c.eval.sample, corpus.held_out.numel(), corpus.held_out_documents, lengths,
+                               c.data.eval_tokens, c.seed);
+  } catch (const std::invalid_argument& e) {
+    throw DataError(fmt::format("data.path \"{}\": {}", c.data.path, e.what()));
+  }
+  if (sample.documents < kFewDocuments)
+    spdlog::warn("the evaluation sample holds {} held-out document(s): document-clustered errors are {} (raise "
+                 "data.eval_tokens or data.held_out_fraction, or use a corpus of more documents)",
+                 sample.documents, sample.documents < 2 ? "n/a, and claims inconclusive" : "themselves uncertain");
   int64_t max_length = *std::max_element(lengths.begin(), lengths.end());
   for (const auto& run : c.runs)
     max_length = std::max<int64_t>(max_length, c.eval_length(run.finetune.length));
-  spdlog::info("data: {} ({} train / {} held-out tokens); scoring {} held-out tokens at lengths {}",
-               c.data.path, corpus.train.numel(), corpus.held_out.numel(), eval_tokens, json(lengths).dump());
+  spdlog::info("data: {} ({} train / {} held-out tokens); scoring {} chunks of {} tokens from {} of {} held-out "
+               "documents ({} sample) at lengths {}",
+               c.data.path, corpus.train.numel(), corpus.held_out.numel(), sample.starts.size(), sample.chunk,
+               sample.documents, corpus.held_out_documents.size(), sample.kind, json(lengths).dump());
 
   const std::string report_path = (out / "report.json").string();
   json report = {{"schema", kReportSchema},
@@ -351,12 +448,7 @@ json run_experiment(const Config& config, const RunOptions& options) {
                  {"config", c.resolved},
                  {"environment", environment_info(c.device, precision.to_json(hardware), threads, layout.to_json())},
                  {"data", corpus.summary},
-                 {"evaluation",
-                  {{"tokens", eval_tokens},
-                   {"protocols", c.eval.protocols},
-                   {"sliding_stride", c.eval.sliding_stride},
-                   {"bucket_width", c.eval_length(c.eval.bucket_width)},
-                   {"stderr", "clustered by window: sqrt(W/(W-1) * sum_w (s_w - n_w*mean)^2) / N"}}},
+                 {"evaluation", evaluation_summary(c, sample, corpus)},
                  {"runs", json::array()}};
   if (!report_parallel.is_null()) report["data_parallel"] = report_parallel;
 
@@ -373,7 +465,9 @@ json run_experiment(const Config& config, const RunOptions& options) {
       if (previous["status"] == "incomplete" && previous["config"] == c.resolved && previous["data"] == corpus.summary &&
           effective == precision.effective)
         for (const auto& run : previous["runs"])
-          if (run.value("status", "complete") == "complete") finished[run["name"]] = run;
+          for (const auto& record : run.value("seeds", json::array()))
+            if (record.value("status", "") == "complete")
+              finished[fmt::format("{} seed {}", run["name"].get<std::string>(), record["seed"].get<uint64_t>())] = record;
     } catch (const std::exception& e) {
       spdlog::warn("previous report {} is unreadable ({}); evaluating every run afresh", report_path, error_line(e));
     }
@@ -383,21 +477,21 @@ json run_experiment(const Config& config, const RunOptions& options) {
   std::vector<Unit> todo;
   std::vector<const RunSpec*> todo_runs;
   for (const auto& u : units)
-    if (!finished.count(u.run->name)) {
+    if (!finished.count(fmt::format("{} seed {}", u.run->name, u.seed))) {
       todo.push_back(u);
       todo_runs.push_back(u.run);
     }
   check_before_training(c, corpus, todo_runs, max_length);
   if (!todo.empty()) {
-    GPT probe = build_model(c, *todo.front().run, corpus.vocab, max_length);
-    const json estimate = describe_estimate(workload(c, todo, out, eval_tokens),
+    GPT probe = build_model(c, *todo.front().run, corpus.vocab, max_length, todo.front().seed);
+    const json estimate = describe_estimate(workload(c, todo, out, sample),
                                             calibrate_training(probe, corpus, c, compute.bf16, compute.device));
     spdlog::info("{}", estimate["line"].get<std::string>());
     report["estimate"] = estimate;
   }
 
   try {
-    run_units(c, units, finished, corpus, lengths, eval_tokens, max_length, out, compute, report);
+    run_units(c, units, finished, corpus, lengths, sample, max_length, out, compute, report);
   } catch (const Interrupted&) {
     if (compute.main()) write_json_atomic(report_path, report);  // what finished so far, marked incomplete
     throw;

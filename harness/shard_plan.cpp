@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 #include <algorithm>
 #include <numeric>
+#include <set>
 
 
 namespace lb {
@@ -24,16 +25,18 @@ std::vector<ShardUnit> plan_shards(const Config& c, int shards) {
   int64_t max_length = 0;
   for (int64_t T : c.eval_lengths()) max_length = std::max(max_length, T);
   std::vector<ShardUnit> units;
-  for (const auto& run : c.runs) {
-    const std::string model = run.encoding + (run.encoding_options.empty() ? "" : " " + run.encoding_options.dump());
-    auto u = std::find_if(units.begin(), units.end(), [&](const ShardUnit& x) { return x.model == model; });
-    if (u == units.end()) {
-      units.push_back({model, {}, double(c.train.steps * c.train.batch_size * c.train.length), 0});
-      u = units.end() - 1;
+  for (uint64_t seed : c.training_seeds())
+    for (const auto& run : c.runs) {
+      const std::string model = run.encoding + (run.encoding_options.empty() ? "" : " " + run.encoding_options.dump());
+      auto u = std::find_if(units.begin(), units.end(),
+                            [&](const ShardUnit& x) { return x.model == model && x.seed == seed; });
+      if (u == units.end()) {
+        units.push_back({model, seed, {}, double(c.train.steps * c.train.batch_size * c.train.length), 0});
+        u = units.end() - 1;
+      }
+      u->runs.push_back(run.name);
+      u->cost += run_tokens(c, run);
     }
-    u->runs.push_back(run.name);
-    u->cost += run_tokens(c, run);
-  }
   for (size_t i = 0; i < units.size(); ++i) {
     const RunSpec& first = *std::find_if(c.runs.begin(), c.runs.end(), [&](const RunSpec& r) { return r.name == units[i].runs[0]; });
     // Per-token cost is proportional to the parameters a token passes through; the embedding is
@@ -54,7 +57,9 @@ std::vector<ShardUnit> plan_shards(const Config& c, int shards) {
 
 std::string describe_plan(const std::vector<ShardUnit>& plan, int shards) {
   double total = 0;
-  for (const auto& u : plan) total += u.cost;
+  std::set<uint64_t> distinct;
+  for (const auto& u : plan) total += u.cost, distinct.insert(u.seed);
+  const size_t seeds = distinct.size();
   std::string out;
   for (int s = 1; s <= shards; ++s) {
     double cost = 0;
@@ -62,7 +67,7 @@ std::string describe_plan(const std::vector<ShardUnit>& plan, int shards) {
     for (const auto& u : plan)
       if (u.shard == s) {
         cost += u.cost;
-        runs.insert(runs.end(), u.runs.begin(), u.runs.end());
+        for (const auto& r : u.runs) runs.push_back(seeds > 1 ? fmt::format("{} (seed {})", r, u.seed) : r);
       }
     out += fmt::format("shard {}/{}: {:.0f}% of the estimated cost: {}\n", s, shards, total > 0 ? 100.0 * cost / total : 0.0,
                        runs.empty() ? std::string("(nothing)") : fmt::format("{}", fmt::join(runs, ", ")));
@@ -70,9 +75,9 @@ std::string describe_plan(const std::vector<ShardUnit>& plan, int shards) {
   return out;
 }
 
-int shard_of(const std::vector<ShardUnit>& plan, const std::string& name) {
+int shard_of(const std::vector<ShardUnit>& plan, const std::string& name, uint64_t seed) {
   for (const auto& u : plan)
-    if (std::find(u.runs.begin(), u.runs.end(), name) != u.runs.end()) return u.shard;
+    if (u.seed == seed && std::find(u.runs.begin(), u.runs.end(), name) != u.runs.end()) return u.shard;
   return 0;
 }
 

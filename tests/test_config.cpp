@@ -19,7 +19,7 @@ TEST_CASE("defaults fill every key and run names default to encoding+scaling") {
   CHECK(c.resolved["runs"][0]["factor"].is_null());  // no scaling, no factor
   user["runs"].push_back({{"encoding", "rope"}, {"scaling", "ntk"}});
   CHECK(parse_config(user).resolved["runs"][2]["factor"] == "auto");
-  CHECK(c.eval.sliding_stride == 128);
+  CHECK(c.eval.sliding_stride == 64);  // train.length / 2
 }
 
 TEST_CASE("unknown keys fail naming the key and the allowed ones") {

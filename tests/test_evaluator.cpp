@@ -3,6 +3,7 @@
 #include "harness/data/sampler.h"
 #include "harness/data/sources.h"
 #include "harness/eval/passkey.h"
+#include "harness/statistics.h"
 #include "harness/model/trainer.h"
 #include "tests/helpers.h"
 
@@ -39,29 +40,50 @@ TEST_CASE("sliding with stride = window equals non-overlapping") {
   CHECK(b.score_from == std::vector<int64_t>{0, 0, 0});
 }
 
-TEST_CASE("the same number of tokens is scored at every length, or a clear error says how many are needed") {
-  CHECK(shared_eval_tokens(100000, 5000, {128, 192, 256, 512}) == 4608);  // lcm 1536 * 3
-  CHECK_THROWS_WITH(shared_eval_tokens(1000, 5000, {128, 384, 512}), Catch::Contains("1000 tokens") && Catch::Contains("1537"));
-}
-
-TEST_CASE("clustered standard error matches std(window means)/sqrt(W) for equal windows") {
-  // Window means 1, 2, 3 (two tokens each): sample std 1, so stderr = 1/sqrt(3).
-  auto se = clustered_stderr(torch::tensor({2.0, 4.0, 6.0}), torch::tensor({2.0, 2.0, 2.0}));
-  CHECK(se == Approx(1.0 / std::sqrt(3.0)));
-  CHECK(clustered_stderr(torch::tensor({5.0}), torch::tensor({2.0})) == 0.0);
+TEST_CASE("the evaluation sample covers every held-out document, the same chunks at every length") {
+  // 40 documents of 30..225 tokens; a budget larger than the split takes every chunk slot.
+  std::vector<int64_t> starts;
+  int64_t total = 0;
+  for (int d = 0; d < 40; ++d) starts.push_back(total), total += 30 + (d * 37) % 196;
+  const auto all = sample_evaluation("stream", total, starts, {16, 32, 48}, 1 << 30, 7);
+  CHECK(all.chunk == 96);  // lcm of the lengths
+  CHECK(all.documents == 40);
+  for (int64_t s : all.starts) CHECK(s + 97 <= total);
+  // A smaller budget draws a subset, from all over the split, deterministically from the seed.
+  const auto some = sample_evaluation("stream", total, starts, {16, 32, 48}, 960, 7);
+  CHECK(some.starts.size() == 10);
+  CHECK(some.starts == sample_evaluation("stream", total, starts, {16, 32, 48}, 960, 7).starts);
+  CHECK(some.starts != sample_evaluation("stream", total, starts, {16, 32, 48}, 960, 8).starts);
+  CHECK(some.starts.back() > total / 2);  // not the first tokens of the stream
+  // "documents": only documents of at least chunk + 1 tokens, each truncated to one chunk at its start.
+  const auto docs = sample_evaluation("documents", total, starts, {16, 32, 48}, 1 << 30, 7);
+  int64_t long_enough = 0;
+  for (size_t d = 0; d < starts.size(); ++d)
+    long_enough += ((d + 1 < starts.size() ? starts[d + 1] : total) - starts[d]) >= 97;
+  CHECK(docs.eligible_documents == long_enough);
+  CHECK(int64_t(docs.starts.size()) == long_enough);
+  CHECK(docs.documents == long_enough);
+  for (int64_t s : docs.starts) CHECK(std::find(starts.begin(), starts.end(), s) != starts.end());
+  CHECK_THROWS_WITH(sample_evaluation("documents", total, starts, {256}, 1 << 30, 7),
+                    Catch::Contains("at least 257") && Catch::Contains("longest held-out document has"));
+  CHECK_THROWS_WITH(sample_evaluation("stream", 1000, {0}, {128, 384, 512}, 5000, 7),
+                    Catch::Contains("1000 tokens") && Catch::Contains("1537"));
 }
 
 TEST_CASE("evaluate: token counts, buckets and protocols agree on a tiny model") {
   auto model = test::tiny_model("alibi", 16, 64);
   torch::manual_seed(0);
   auto held = torch::randint(256, {400}, torch::kUInt8);
+  EvalSample sample;
+  sample.chunk = 384;
+  sample.starts = {0};
+  sample.document_starts = {0, 100, 250};
   EvalOptions o;
-  o.tokens = 384;
   o.train_length = 16;
   o.bucket_width = 16;
   o.batch_tokens = 100;  // several batches
   o.bf16 = false;
-  auto non = evaluate(model, held, 64, o);
+  auto non = evaluate(model, held, sample, 64, o);
   CHECK(non.tokens == 384);
   CHECK(non.windows == 6);
   CHECK(non.ppl == Approx(std::exp(non.nll)));
@@ -71,14 +93,18 @@ TEST_CASE("evaluate: token counts, buckets and protocols agree on a tiny model")
   CHECK(bucket_tokens == non.tokens);
   CHECK(non.buckets.size() == 4);
   CHECK(non.last_l_tokens == 6 * 16);
+  // Each scored token counts for its document: targets 1..384 fall 99 / 150 / 135 into the three.
+  CHECK(non.document_ids == std::vector<int64_t>{0, 1, 2});
+  CHECK(non.document_tokens == std::vector<int64_t>{99, 150, 135});
+  CHECK(non.nll_stderr == Approx(clustered_stderr(non.document_nll, non.document_tokens)));
 
   o.protocol = "sliding";
   o.stride = 64;
-  auto same = evaluate(model, held, 64, o);
+  auto same = evaluate(model, held, sample, 64, o);
   CHECK(same.nll == Approx(non.nll).epsilon(1e-9));
 
   o.stride = 16;
-  auto sliding = evaluate(model, held, 64, o);
+  auto sliding = evaluate(model, held, sample, 64, o);
   CHECK(sliding.tokens == 384);
   CHECK(sliding.windows == 21);
   int64_t sliding_bucket_tokens = 0;
@@ -110,8 +136,11 @@ TEST_CASE("bf16 evaluation of a trained model stays within 0.005 nats of fp32 at
   const auto stats = train(model, stream, test::quick_job(16, 150), torch::kCPU);
   INFO("loss " << stats.first_loss << " -> " << stats.final_loss);
   REQUIRE(stats.final_loss < stats.first_loss - 1.0);
+  EvalSample sample;
+  sample.chunk = 1024;
+  sample.starts = {0};
+  for (int64_t d = 0; d < 1024; d += 64) sample.document_starts.push_back(d);  // 64-token "documents"
   EvalOptions o;
-  o.tokens = 1024;
   o.train_length = 16;
   double worst = 0, worst_window = 0;
   for (const std::string method : {"none", "pi", "ntk", "yarn", "dynamic-ntk"}) {
@@ -119,14 +148,14 @@ TEST_CASE("bf16 evaluation of a trained model stays within 0.005 nats of fp32 at
     s.method = method;
     model->encoding().set_scaling(validate_scaling(s));
     o.bf16 = false;
-    const auto fp32 = evaluate(model, held, 64, o);
+    const auto fp32 = evaluate(model, held, sample, 64, o);
     o.bf16 = true;
-    const auto bf16 = evaluate(model, held, 64, o);
+    const auto bf16 = evaluate(model, held, sample, 64, o);
     INFO(method << ": fp32 " << fp32.nll << " bf16 " << bf16.nll);
     CHECK(bf16.nll != fp32.nll);  // bf16 really ran
     worst = std::max(worst, std::abs(bf16.nll - fp32.nll));
-    for (size_t w = 0; w < fp32.window_nll.size(); ++w)
-      worst_window = std::max(worst_window, std::abs(bf16.window_nll[w] - fp32.window_nll[w]) / 64.0);
+    for (size_t d = 0; d < fp32.document_nll.size(); ++d)
+      worst_window = std::max(worst_window, std::abs(bf16.document_nll[d] - fp32.document_nll[d]) / double(fp32.document_tokens[d]));
   }
   // Measured on Zen 5: 0.0009 overall, 0.008 on the worst 64-token window.
   INFO("max |nll(bf16) - nll(fp32)| = " << worst << " nats overall (tolerance 0.005), " << worst_window

@@ -6,6 +6,7 @@
 #include "harness/report/files.h"
 #include "harness/runner.h"
 #include "harness/report/tables.h"
+#include "harness/statistics.h"
 #include "tests/helpers.h"
 
 using namespace lb;
@@ -65,26 +66,33 @@ TEST_CASE("table options are validated and the protocol filters results") {
   CHECK_THROWS_WITH(render_table({sample_report()}, t), Catch::Contains("allowed: markdown, csv, latex"));
 }
 
-TEST_CASE("paired differences: mean per token and clustered standard error over the same windows") {
-  // d = a - b = [1, 0, 2] over windows of 2 tokens: mean 3/6 = 0.5; residuals d_w - 2*0.5 =
+TEST_CASE("paired differences: mean per token and clustered standard error over the same documents") {
+  // d = a - b = [1, 0, 2] over documents of 2 tokens: mean 3/6 = 0.5; residuals d_k - 2*0.5 =
   // [0, -1, 1], sum of squares 2; SE = sqrt(3/2 * 2) / 6 = sqrt(3)/6.
   const auto [diff, se] = paired_difference({3, 5, 4}, {2, 5, 2}, {2, 2, 2});
   CHECK(diff == Approx(0.5));
   CHECK(se == Approx(std::sqrt(3.0) / 6));
-  // A constant per-window shift has no spread: the paired error is 0 however noisy the windows.
+  // A constant per-document shift has no spread: the paired error is 0 however noisy the documents.
   CHECK(paired_difference({10, 1, 7}, {9, 0, 6}, {1, 1, 1}).second == Approx(0.0).margin(1e-12));
 }
 
+// A result cell as the evaluator writes it, over documents 0..n-1 with `tokens` tokens each.
+static json doc_result(int T, std::vector<double> sums, int tokens_per_doc, std::vector<double> seed_nll = {}) {
+  double total = 0;
+  for (double s : sums) total += s;
+  std::vector<int64_t> ids(sums.size()), tokens(sums.size(), tokens_per_doc);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i);
+  json r = {{"eval_length", T}, {"protocol", "nonoverlapping"}, {"nll", total / double(tokens_per_doc * sums.size())},
+            {"nll_stderr", 0.5}, {"tokens", tokens_per_doc * int(sums.size())},
+            {"per_document", {{"ids", ids}, {"nll_sum", sums}, {"tokens", tokens}}}};
+  if (!seed_nll.empty()) r["seed_nll"] = seed_nll;
+  return r;
+}
+
 TEST_CASE("tables against a baseline show paired nll differences and refuse what cannot be paired") {
-  auto result = [](int T, std::vector<double> sums) {
-    double total = 0;
-    for (double s : sums) total += s;
-    return json{{"eval_length", T}, {"protocol", "nonoverlapping"}, {"nll", total / 8}, {"nll_stderr", 0.5},
-                {"tokens", 8}, {"per_window", {{"nll_sum", sums}, {"tokens", {4, 4}}}}};
-  };
   json runs = json::array();
-  runs.push_back({{"name", "rope"}, {"train_length", 4}, {"results", {result(4, {8, 12})}}});
-  runs.push_back({{"name", "yarn"}, {"train_length", 4}, {"results", {result(4, {6, 11})}}});
+  runs.push_back({{"name", "rope"}, {"train_length", 4}, {"trained_model", "m"}, {"results", {doc_result(4, {8, 12}, 4)}}});
+  runs.push_back({{"name", "yarn"}, {"train_length", 4}, {"trained_model", "m"}, {"results", {doc_result(4, {6, 11}, 4)}}});
   const json report = {{"schema", kReportSchema}, {"name", "paired"}, {"runs", runs}};
   TableOptions t;
   t.baseline = "rope";
@@ -101,93 +109,123 @@ TEST_CASE("tables against a baseline show paired nll differences and refuse what
   t.baseline = "nope";
   CHECK_THROWS_WITH(render_table({report}, t), Catch::Contains("--baseline \"nope\" names 0 runs"));
   t.baseline = "rope";
-  json no_sums = sample_report();
+  json no_sums = report;
   for (auto& run : no_sums["runs"])
-    for (auto& r : run["results"]) r.erase("per_window");
-  CHECK_THROWS_WITH(render_table({no_sums}, t), Catch::Contains("per-window"));
+    for (auto& r : run["results"]) r.erase("per_document");
+  CHECK_THROWS_WITH(render_table({no_sums}, t), Catch::Contains("re-run"));
+  // Separately trained, one seed each: the difference is shown without an error.
+  json separate = report;
+  separate["runs"][1]["trained_model"] = "other";
+  CHECK(render_table({separate}, t).find("| yarn | **-0.375 ± n/a** |") != std::string::npos);
 }
 
-TEST_CASE("claims: predicates over a report get held / not held / inconclusive verdicts") {
-  // 80 evaluated tokens, L = 4: 20 windows at L, 10 at 2L (each holding two L windows); every
-  // pattern below repeats 5 times, so pairing has 10 clusters at both lengths.
+TEST_CASE("claims: verdicts from document- and seed-paired errors with a t quantile") {
+  // 10 documents of 8 tokens. rope+ntk is rope's model with another scaling (same trained_model);
+  // alibi is trained separately.
   auto repeat = [](std::vector<double> pattern, int times) {
     std::vector<double> out;
     for (int i = 0; i < times; ++i) out.insert(out.end(), pattern.begin(), pattern.end());
     return out;
   };
-  auto result = [](int T, std::vector<double> sums) {
-    double total = 0;
-    for (double s : sums) total += s;
-    return json{{"eval_length", T}, {"protocol", "nonoverlapping"}, {"nll", total / 80}, {"nll_stderr", 0.5},
-                {"tokens", 80}, {"per_window", {{"nll_sum", sums}, {"tokens", std::vector<int>(sums.size(), T)}}}};
-  };
   json runs = json::array();
-  runs.push_back({{"name", "rope"}, {"train_length", 4},
-                  {"results", {result(4, repeat({8, 12, 8, 12}, 5)), result(8, repeat({24, 28}, 5))}}});
-  runs.push_back({{"name", "alibi"}, {"train_length", 4},
-                  {"results", {result(4, repeat({6, 11, 6, 11}, 5)), result(8, repeat({16, 18}, 5))}}});
+  runs.push_back({{"name", "rope"}, {"train_length", 4}, {"trained_model", "m1"},
+                  {"results", {doc_result(4, repeat({8, 12}, 5), 8), doc_result(8, repeat({24, 28}, 5), 8)}}});
+  runs.push_back({{"name", "rope+ntk"}, {"train_length", 4}, {"trained_model", "m1"},
+                  {"results", {doc_result(4, repeat({6, 11}, 5), 8), doc_result(8, repeat({7, 13}, 5), 8)}}});
+  runs.push_back({{"name", "alibi"}, {"train_length", 4}, {"trained_model", "m2"},
+                  {"results", {doc_result(4, repeat({6, 11}, 5), 8), doc_result(8, repeat({6, 11}, 5), 8)}}});
   auto claim = [](std::string left, double ll, std::string op, std::string right, double rl) {
     return json{{"claim", left + op + right}, {"left", {{"run", left}, {"length", ll}}}, {"op", op},
                 {"right", {{"run", right}, {"length", rl}}}};
   };
-  // Clustered SE of per-cluster differences d_k over n_k tokens (independent re-derivation).
-  auto se_of = [](std::vector<double> d, double n_k) {
-    const double W = double(d.size()), N = W * n_k;
-    double total = 0, ss = 0;
-    for (double x : d) total += x;
-    for (double x : d) ss += (x - n_k * total / N) * (x - n_k * total / N);
-    return std::sqrt(W / (W - 1) * ss) / N;
-  };
   json claims = json::array();
-  claims.push_back(claim("alibi", 1, "<", "rope", 1));  // d_w = [-2, -1] x 10: mean -30/80 = -0.375
-  claims.push_back(claim("rope", 1, "<", "alibi", 1));
-  claims.push_back(claim("alibi", 2, "~", "alibi", 1));  // clusters of 8: d = [16-17, 18-17] x 5, mean 0
-  claims.back()["tolerance"] = 0.05;
-  claims.push_back(claim("alibi", 2, "~", "alibi", 1));
-  claims.back()["tolerance"] = 0.3;
-  claims.push_back(claim("alibi", 2, ">", "alibi", 1));
-  claims.push_back(claim("rope", 2, ">", "rope", 1));  // d = [24-20, 28-20] x 5: mean 60/80 = 0.75
-  const json report = {{"schema", kReportSchema}, {"name", "claims"}, {"runs", runs},
-                       {"evaluation", {{"tokens", 80}, {"sliding_stride", 4}}}, {"config", {{"claims", claims}}}};
+  claims.push_back(claim("rope+ntk", 1, "<", "rope", 1));  // d_k = [-2, -1] x 5 over 80 tokens: -0.1875
+  claims.push_back(claim("rope", 1, "<", "rope+ntk", 1));
+  claims.push_back(claim("rope+ntk", 2, "~", "rope+ntk", 1));  // d_k = [1, 2] x 5: 0.1875
+  claims.back()["tolerance"] = 0.1;
+  claims.push_back(claim("rope+ntk", 2, "<=", "rope+ntk", 1));
+  claims.back()["margin"] = 0.25;
+  claims.push_back(claim("alibi", 1, "<", "rope", 1));  // separately trained, one seed: no honest error
+  const json report = {{"schema", kReportSchema}, {"name", "claims"}, {"runs", runs}, {"config", {{"claims", claims}}}};
   const auto v = evaluate_claims(report);
-  REQUIRE(v.size() == 6);
-  const double se0 = se_of(repeat({-2, -1}, 10), 4), se2 = se_of(repeat({-1, 1}, 5), 8), se5 = se_of(repeat({4, 8}, 5), 8);
-  CHECK(v[0]["stderr_kind"] == "paired");
-  CHECK(v[0]["difference"].get<double>() == Approx(-0.375));
-  CHECK(v[0]["stderr"].get<double>() == Approx(se0));
+  REQUIRE(v.size() == 5);
+  // Hand-computed: d_k - 8 * mean = [-2 + 1.5, -1 + 1.5] = [-0.5, 0.5] x 5, ss = 2.5;
+  // se = sqrt(10/9 * 2.5) / 80 = 0.020833; t(9) = 2.262; interval -0.1875 ± 0.0471.
+  CHECK(v[0]["difference"].get<double>() == Approx(-0.1875));
+  CHECK(v[0]["stderr"].get<double>() == Approx(std::sqrt(10.0 / 9 * 2.5) / 80));
+  CHECK(v[0]["critical_value"].get<double>() == Approx(2.262));
+  CHECK(v[0]["stderr_kind"] == "paired by 10 documents, 1 seed");
   CHECK(v[0]["verdict"] == "held");
   CHECK(v[1]["verdict"] == "not held");
-  CHECK(v[2]["stderr_kind"] == "paired");
-  CHECK(v[2]["difference"].get<double>() == Approx(0.0).margin(1e-12));
-  CHECK(v[2]["stderr"].get<double>() == Approx(se2));
-  CHECK(v[2]["verdict"] == "inconclusive");  // 2se ~ 0.083: straddles the 0.05 tolerance
-  CHECK(v[3]["verdict"] == "held");          // within 0.3
-  CHECK(v[4]["verdict"] == "inconclusive");  // d = 0: neither direction
-  CHECK(v[5]["difference"].get<double>() == Approx(0.75));
-  CHECK(v[5]["stderr"].get<double>() == Approx(se5));
-  CHECK(v[5]["verdict"] == "held");
+  CHECK(v[2]["difference"].get<double>() == Approx(0.1875));
+  CHECK(v[2]["verdict"] == "not held");  // 0.1875 - 0.047 > 0.1
+  CHECK(v[3]["verdict"] == "held");      // 0.1875 + 0.047 < 0.25: not worse by more than the margin
+  CHECK(v[4]["verdict"] == "inconclusive");
+  CHECK(v[4]["reason"].get<std::string>().find("at least 2 seeds") != std::string::npos);
   // A difference that is certain but smaller than the margin is not "better".
   json strict = report;
   strict["config"]["claims"] = json::array({claims[0]});
-  strict["config"]["claims"][0]["margin"] = 0.6;  // d ± 2se ~ [-0.43, -0.32]: certainly less than 0.6
+  strict["config"]["claims"][0]["margin"] = 0.3;
   CHECK(evaluate_claims(strict)[0]["verdict"] == "not held");
-  strict["config"]["claims"][0]["margin"] = 0.375;  // the margin lies inside the interval
+  strict["config"]["claims"][0]["margin"] = 0.1875;  // the margin lies inside the interval
   CHECK(evaluate_claims(strict)[0]["verdict"] == "inconclusive");
-  // Fewer than 10 clusters, or no per-window sums (older reports): the two errors are combined.
-  json few = report;
-  for (auto& run : few["runs"]) {
-    run["results"][0]["per_window"]["nll_sum"] = std::vector<double>(run["results"][0]["per_window"]["nll_sum"].begin(),
-                                                                     run["results"][0]["per_window"]["nll_sum"].begin() + 8);
-    run["results"][0]["per_window"]["tokens"] = std::vector<int>(8, 4);
-    run["results"][0]["tokens"] = 32;
-  }
-  few["evaluation"]["tokens"] = 32;
-  CHECK(evaluate_claims(few)[0]["stderr_kind"] == "independent");
+  // With three seeds per model the separately trained comparison is decided at the seed level:
+  // per-seed differences [-0.2, -0.1, -0.3] (mean -0.2, sd 0.1, se 0.1/sqrt(3)) add to the document
+  // part (se_doc as above), with Satterthwaite degrees of freedom.
+  json seeded = report;
+  seeded["runs"][0]["results"][0]["seed_nll"] = {2.6, 2.4, 2.5};
+  seeded["runs"][2]["results"][0]["seed_nll"] = {2.4, 2.3, 2.2};
+  const auto s = evaluate_claims(seeded)[4];
+  const double v_doc = std::pow(std::sqrt(10.0 / 9 * 2.5) / 80, 2), v_seed = 0.01 / 3;
+  CHECK(s["stderr"].get<double>() == Approx(std::sqrt(v_doc + v_seed)));
+  CHECK(s["df"].get<double>() == Approx((v_doc + v_seed) * (v_doc + v_seed) / (v_doc * v_doc / 9 + v_seed * v_seed / 2)));
+  CHECK(s["stderr_kind"] == "paired by 10 documents and 3 seeds");
+  CHECK(s["verdict"] == "inconclusive");  // -0.1875 ± ~4 * 0.058 straddles -0.01
+  // No per-document sums (an older report): no verdict, and the reason says to re-run.
   json old = report;
-  old.erase("evaluation");
+  for (auto& run : old["runs"])
+    for (auto& r : run["results"]) r.erase("per_document");
   const auto fallback = evaluate_claims(old);
-  CHECK(fallback[2]["stderr_kind"] == "independent");
-  CHECK(fallback[2]["stderr"].get<double>() == Approx(std::hypot(0.5, 0.5)));
+  CHECK(fallback[0]["verdict"] == "inconclusive");
+  CHECK(fallback[0]["reason"].get<std::string>().find("re-run") != std::string::npos);
+}
+
+TEST_CASE("document-clustered errors, t quantiles and seed aggregation match hand computations") {
+  // Four windows of 2 tokens with sums 2, 4, 6, 8; documents A = windows 1-2, B = windows 3-4.
+  // By window: mean 20/8 = 2.5, residuals [-3, -1, 1, 3], ss 20, se = sqrt(4/3 * 20) / 8 = 0.6455.
+  // By document: sums [6, 14] over 4 tokens each, residuals [-4, 4], ss 32, se = sqrt(2 * 32) / 8 = 1.
+  CHECK(clustered_stderr({2, 4, 6, 8}, {2, 2, 2, 2}) == Approx(std::sqrt(4.0 / 3 * 20) / 8));
+  CHECK(clustered_stderr({6, 14}, {4, 4}) == Approx(1.0));
+  CHECK(std::isnan(clustered_stderr({6}, {4})));  // one document: no error, never zero
+  CHECK(t_quantile_975(1) == Approx(12.706));
+  CHECK(t_quantile_975(10) == Approx(2.228));
+  CHECK(t_quantile_975(60) == Approx(2.0003).epsilon(1e-4));
+  CHECK(t_quantile_975(1e12) == Approx(1.96).epsilon(1e-3));
+  CHECK(std::isnan(t_quantile_975(0.5)));
+  const auto [se, df] = combine_errors({{0.03, 9}, {0.04, 2}});
+  CHECK(se == Approx(0.05));
+  CHECK(df == Approx(0.05 * 0.05 * 0.05 * 0.05 / (std::pow(0.03, 4) / 9 + std::pow(0.04, 4) / 2)));
+  // Two seeds over two documents of 4 tokens: seed means 1.5 and 2.0 (mean 1.75, se 0.25);
+  // seed-averaged sums [5, 9]: residuals [-2, 2], se_doc = sqrt(2 * 8) / 8 = 0.5.
+  auto seed_result = [](std::vector<double> sums) {
+    json r = doc_result(4, sums, 4);
+    r["windows"] = 2;
+    r["last_l_nll"] = r["nll"];
+    r["buckets"] = json::array({{{"start", 0}, {"end", 4}, {"nll", r["nll"]}, {"tokens", 8}}});
+    r["curve"] = json::array({json::array({0, r["nll"]})});
+    return json::array({r});
+  };
+  const auto cell = aggregate_seed_results({seed_result({4, 8}), seed_result({6, 10})})[0];
+  CHECK(cell["nll"].get<double>() == Approx(1.75));
+  CHECK(cell["stderr_parts"]["documents"].get<double>() == Approx(0.5));
+  CHECK(cell["stderr_parts"]["seeds"].get<double>() == Approx(0.25));
+  CHECK(cell["nll_stderr"].get<double>() == Approx(std::sqrt(0.25 * 0.25 + 0.5 * 0.5)));
+  CHECK(cell["seed_nll"] == json({1.5, 2.0}));
+  CHECK(cell["buckets"][0]["nll"].get<double>() == Approx(1.75));
+  // One seed: the seed part is unknown, not zero, and the error is the document part alone.
+  const auto one = aggregate_seed_results({seed_result({4, 8})})[0];
+  CHECK(one["stderr_parts"]["seeds"].is_null());
+  CHECK(one["nll_stderr"].get<double>() == Approx(clustered_stderr({4, 8}, {4, 4})));
 }
 
 TEST_CASE("claims in a config are checked against its runs and lengths") {
@@ -206,8 +244,8 @@ TEST_CASE("claims in a config are checked against its runs and lengths") {
   bad["right"]["length"] = 2;
   CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("\"claims[0].right.length\" is 2, not in eval.lengths"));
   bad = ok;
-  bad["op"] = "<=";
-  CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("\"claims[0].op\" must be one of <, >, ~"));
+  bad["op"] = "=<";
+  CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("\"claims[0].op\" must be one of <, >, <=, ~"));
   bad = ok;
   bad["op"] = "~";
   CHECK_THROWS_WITH(parse_config(with(bad)), Catch::Contains("tolerance"));

@@ -28,10 +28,14 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
   CHECK(report["environment"]["precision"]["effective"] == (report["environment"]["precision"]["cpu_flags"].dump().find("bf16") != std::string::npos ? "bf16" : "fp32"));
   REQUIRE(report["runs"].size() == 4);
   const auto& runs = report["runs"];
-  CHECK(runs[0]["checkpoint"] == runs[1]["checkpoint"]);  // rope and rope+yarn: one model
-  CHECK(runs[0]["checkpoint"] != runs[3]["checkpoint"]);
-  CHECK(runs[2]["finetune"]["steps"] == 3);
-  CHECK(runs[2]["finetune"]["length"] == 32);
+  CHECK(runs[0]["seeds"][0]["checkpoint"] == runs[1]["seeds"][0]["checkpoint"]);  // rope and rope+yarn: one model
+  CHECK(runs[0]["trained_model"] == runs[1]["trained_model"]);
+  CHECK(runs[0]["seeds"][0]["checkpoint"] != runs[3]["seeds"][0]["checkpoint"]);
+  CHECK(runs[2]["trained_model"] != runs[0]["trained_model"]);  // fine-tuned: another model
+  CHECK(runs[2]["seeds"][0]["finetune"]["steps"] == 3);
+  CHECK(runs[2]["seeds"][0]["finetune"]["length"] == 32);
+  CHECK(report["evaluation"]["sliding_stride"] == 8);
+  CHECK(report["evaluation"]["documents"].get<int>() >= 2);
   for (const auto& run : runs) {
     REQUIRE(run["results"].size() == 4);  // 2 lengths x 2 protocols
     for (const auto& r : run["results"]) {
@@ -45,7 +49,7 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
 
   // A second invocation over a complete report evaluates again but retrains nothing.
   const auto ckpt_dir = out + "/checkpoints/";
-  const auto ckpt = ckpt_dir + read_json_file(ckpt_dir + runs[0]["checkpoint"].get<std::string>() + ".json")["model_file"].get<std::string>();
+  const auto ckpt = ckpt_dir + read_json_file(ckpt_dir + runs[0]["seeds"][0]["checkpoint"].get<std::string>() + ".json")["model_file"].get<std::string>();
   REQUIRE(std::filesystem::exists(ckpt));
   const auto mtime = std::filesystem::last_write_time(ckpt);
   json again = run_experiment(config, {out});
@@ -55,12 +59,12 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
   // An interrupted invocation (status incomplete) keeps the runs it finished, verbatim.
   json partial = report;
   partial["status"] = "incomplete";
-  partial["runs"][0]["eval_seconds"] = -1.0;  // a marker that only a kept run can carry
+  partial["runs"][0]["seeds"][0]["eval_seconds"] = -1.0;  // a marker that only a kept run can carry
   partial["runs"].erase(3);
   write_json_atomic(out + "/report.json", partial);
   json resumed = run_experiment(config, {out});
   REQUIRE(resumed["runs"].size() == 4);
-  CHECK(resumed["runs"][0]["eval_seconds"] == -1.0);
+  CHECK(resumed["runs"][0]["seeds"][0]["eval_seconds"] == -1.0);
   CHECK(resumed["runs"][3]["results"] == runs[3]["results"]);
   CHECK(resumed["status"] == "complete");
 }
@@ -68,9 +72,9 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
 TEST_CASE("run: too little held-out data for the longest length is a clear error") {
   test::TempDir dir;
   auto cfg = small_config(make_corpus(dir));
-  cfg["eval"]["lengths"] = {1, 64};  // 1024-token windows: more than the held-out split
+  cfg["eval"]["lengths"] = {1, 1024};  // 16384-token windows: more than the held-out split
   CHECK_THROWS_WITH(run_experiment(parse_config(cfg), {(dir.path / "out").string()}),
-                    Catch::Contains("held-out split has") && Catch::Contains("needs at least 1025"));
+                    Catch::Contains("held-out split has") && Catch::Contains("needs at least 16385"));
 }
 
 TEST_CASE("run: shards deal whole trained models, and merging them gives the unsharded report") {
@@ -86,8 +90,8 @@ TEST_CASE("run: shards deal whole trained models, and merging them gives the uns
   const json one = run_experiment(config, s1), two = run_experiment(config, s2);
   // Dealt by cost: rope (two runs to evaluate) is the largest -> shard 1; t5 and alibi cost the
   // same, so both go to the less loaded shard 2.
-  CHECK(one["shard"]["runs"] == json({"rope", "rope+yarn"}));
-  CHECK(two["shard"]["runs"] == json({"t5", "alibi"}));
+  CHECK(one["shard"]["runs"] == json({"rope seed 1234", "rope+yarn seed 1234"}));
+  CHECK(two["shard"]["runs"] == json({"t5 seed 1234", "alibi seed 1234"}));
   CHECK_THROWS_WITH(merge_reports({one}, (dir.path / "bad").string()), Catch::Contains("shard 2/2 is missing"));
   CHECK_THROWS_WITH(merge_reports({one, one}, (dir.path / "bad").string()), Catch::Contains("given twice"));
   const json merged = merge_reports({two, one}, (dir.path / "merged").string());
@@ -103,6 +107,35 @@ TEST_CASE("run: shards deal whole trained models, and merging them gives the uns
   CHECK_THROWS_WITH(run_experiment(config, too_many), Catch::Contains("trains 3 models"));
 }
 
+TEST_CASE("seeds: each run trains once per seed, cells are means over seeds, and shards deal (model, seed)") {
+  test::TempDir dir;
+  json cfg = small_config(make_corpus(dir));
+  cfg["runs"] = json::parse(R"([{"encoding": "rope"}, {"encoding": "rope", "scaling": "yarn"}])");
+  cfg["eval"]["protocols"] = {"nonoverlapping"};
+  cfg["seeds"] = {1, 2};
+  const Config config = parse_config(cfg);
+  const json whole = run_experiment(config, {(dir.path / "whole").string()});
+  REQUIRE(whole["runs"].size() == 2);
+  const auto& rope = whole["runs"][0];
+  REQUIRE(rope["seeds"].size() == 2);
+  CHECK(rope["seeds"][0]["seed"] == 1);
+  CHECK(rope["seeds"][0]["checkpoint"] != rope["seeds"][1]["checkpoint"]);  // two trainings
+  const auto& cell = rope["results"][0];
+  const double m1 = rope["seeds"][0]["results"][0]["nll"], m2 = rope["seeds"][1]["results"][0]["nll"];
+  CHECK(m1 != m2);
+  CHECK(cell["nll"].get<double>() == Approx((m1 + m2) / 2));
+  CHECK(cell["seed_nll"] == json({m1, m2}));
+  CHECK(cell["stderr_parts"]["seeds"].get<double>() == Approx(std::abs(m1 - m2) / 2));
+  // One model per seed is a shard unit: with two shards, each seed's rope (and its yarn run) goes whole.
+  RunOptions s1{(dir.path / "s1").string(), 1, 2}, s2{(dir.path / "s2").string(), 2, 2};
+  const json one = run_experiment(config, s1), two = run_experiment(config, s2);
+  CHECK(one["shard"]["runs"] == json({"rope seed 1", "rope+yarn seed 1"}));
+  CHECK(two["shard"]["runs"] == json({"rope seed 2", "rope+yarn seed 2"}));
+  const json merged = merge_reports({two, one}, (dir.path / "merged").string());
+  for (size_t i = 0; i < 2; ++i)
+    CHECK(merged["runs"][i]["results"][0]["nll"].get<double>() == Approx(whole["runs"][i]["results"][0]["nll"].get<double>()));
+}
+
 TEST_CASE("shard plans deal trained models by cost, largest first, to the least-loaded shard") {
   json cfg = test::small_config("/unused");
   cfg["runs"] = json::parse(R"([{"encoding": "alibi"}, {"encoding": "rope"}, {"encoding": "rope", "scaling": "pi"},
@@ -116,11 +149,11 @@ TEST_CASE("shard plans deal trained models by cost, largest first, to the least-
   // (512 non-overlapping + 3 x 1024 sliding at stride 8, over T = 16 and 32) / 3 = 1365. rope with
   // three runs costs 768 + 3 x 1365 = 4864, each one-run model 2133. rope goes first, to shard 1;
   // then alibi -> 2 (2133), t5 -> 2 (4266 < 4864), nope -> 2 (4266 < 4864), rope-5e5 -> 1 (4864 < 6399).
-  CHECK(shard_of(plan, "rope+ntk") == 1);
-  CHECK(shard_of(plan, "alibi") == 2);
-  CHECK(shard_of(plan, "t5") == 2);
-  CHECK(shard_of(plan, "nope") == 2);
-  CHECK(shard_of(plan, "rope-5e5") == 1);
+  CHECK(shard_of(plan, "rope+ntk", 1234) == 1);
+  CHECK(shard_of(plan, "alibi", 1234) == 2);
+  CHECK(shard_of(plan, "t5", 1234) == 2);
+  CHECK(shard_of(plan, "nope", 1234) == 2);
+  CHECK(shard_of(plan, "rope-5e5", 1234) == 1);
   const auto text = describe_plan(plan, 2);
   CHECK_THAT(text, Catch::Contains("shard 1/2:") && Catch::Contains("shard 2/2:") && Catch::Contains("% of the estimated cost"));
   // The plan depends on the config only: the same config always splits the same way.

@@ -1,6 +1,7 @@
 #include "harness/data/corpus.h"
 
 #include <fmt/format.h>
+#include <cstring>
 #include <filesystem>
 
 #include "harness/atomic_file.h"
@@ -22,10 +23,13 @@ static Corpus load_bin(const DataConfig& c) {
   corpus.train = read_bin(dir / "train.bin", c.vocab_size);
   corpus.held_out = read_bin(dir / "val.bin", c.vocab_size);
   corpus.vocab = c.vocab_size;
+  corpus.held_out_documents = {0};
   corpus.summary = {{"path", c.path},
                     {"format", "bin"},
                     {"tokenizer", {{"kind", "pre-tokenized uint16"}, {"vocab", c.vocab_size}}},
                     {"split", "train.bin / val.bin as given"},
+                    {"held_out_documents", 1},
+                    {"document_boundaries", "none in .bin files: val.bin counts as one document"},
                     {"train_tokens", corpus.train.numel()},
                     {"held_out_tokens", corpus.held_out.numel()}};
   return corpus;
@@ -65,6 +69,9 @@ Corpus load_corpus(const DataConfig& c) {
   };
   corpus.train = map_part("train");
   corpus.held_out = map_part("held_out");
+  const std::string starts = read_file(cache.file("held_out_documents"));
+  corpus.held_out_documents.resize(starts.size() / sizeof(int64_t));
+  std::memcpy(corpus.held_out_documents.data(), starts.data(), starts.size());
   const auto& split = manifest["split"];
   corpus.summary = {{"path", c.path},
                     {"format", format},

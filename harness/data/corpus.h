@@ -15,6 +15,9 @@ namespace lb {
 struct Corpus {
   torch::Tensor train;     // [N] uint8, int16 (uint16 ids viewed as int16) or int32 -- memory-mapped
   torch::Tensor held_out;  // [M] same dtype
+  // Where each held-out document starts in `held_out` (ascending, first 0): the unit the
+  // evaluation samples and clusters errors by. nanoGPT .bin files carry no boundaries: one entry.
+  std::vector<int64_t> held_out_documents;
   int64_t vocab = 256;
   std::shared_ptr<const Tokenizer> tokenizer;  // null for pre-tokenized .bin files
   nlohmann::json summary;  // source, format, tokenizer, documents, split rule, token counts (for the report)

@@ -25,7 +25,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kCacheSchema = "lengthbench-token-cache/1";
+// /2: held-out document boundaries (the evaluation samples and clusters by document).
+constexpr const char* kCacheSchema = "lengthbench-token-cache/2";
 // SentencePiece trains on lines sampled from at most about this much training text.
 constexpr double kTokenizerSampleBytes = 64e6;
 // Documents are encoded in pieces of about this size (cut after a newline), in parallel.
@@ -90,6 +91,10 @@ std::string stale_reason(const json& manifest, const json& source, const fs::pat
     if (file_hash(file) != tokens[std::string(part) + "_hash"])
       return fmt::format("{} does not match its recorded hash (damaged?)", file.string());
   }
+  const fs::path documents = prefix.parent_path() / tokens["held_out_documents_file"].get<std::string>();
+  if (!fs::exists(documents) ||
+      fs::file_size(documents) != manifest["split"]["held_out_documents"].get<size_t>() * sizeof(int64_t))
+    return fmt::format("{} is missing or incomplete", documents.string());
   return "";
 }
 
@@ -209,27 +214,33 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
   struct Piece {
     std::string text;
     bool held_out;
+    bool starts_document;
   };
+  std::vector<int64_t> held_out_document_starts;  // token offsets in the held-out stream
   std::vector<Piece> batch;
   size_t batch_bytes = 0;
-  int64_t documents = 0, held_out_documents = 0, held_out_bytes = 0;
+  int64_t documents = 0, held_out_bytes = 0;
   auto flush = [&] {
     std::vector<std::vector<int32_t>> ids(batch.size());
     at::parallel_for(0, int64_t(batch.size()), 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) tokenizer->encode(batch[i].text, ids[i]);
     });
-    for (size_t i = 0; i < batch.size(); ++i) (batch[i].held_out ? held : train).append(ids[i]);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].held_out && batch[i].starts_document) held_out_document_starts.push_back(held.count());
+      (batch[i].held_out ? held : train).append(ids[i]);
+    }
     batch.clear();
     batch_bytes = 0;
   };
-  std::string previous;
+  std::string previous, previous_held;
   for_each_document(c, format, [&](const std::string& where, std::string_view text, bool held_out, int64_t first_line) {
     if (tokenizer->needs_utf8()) check_utf8(where, text, first_line);
     if (where != previous) {  // a single text file arrives as two parts of one document
       ++documents;
-      held_out_documents += held_out;
       previous = where;
     }
+    bool starts_document = held_out && where != previous_held;
+    if (starts_document) previous_held = where;
     if (held_out) held_out_bytes += int64_t(text.size());
     size_t begin = 0;
     while (begin < text.size()) {
@@ -238,7 +249,8 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
         const auto nl = text.find('\n', end);
         end = nl == std::string_view::npos ? text.size() : nl + 1;
       }
-      batch.push_back({std::string(text.substr(begin, end - begin)), held_out});
+      batch.push_back({std::string(text.substr(begin, end - begin)), held_out, starts_document});
+      starts_document = false;
       batch_bytes += end - begin;
       begin = end;
       if (batch_bytes >= kEncodeBatchBytes) flush();
@@ -247,6 +259,11 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
   flush();
   train.finish();
   held.finish();
+  const fs::path documents_file = with_suffix(prefix, ".held_out.docs");
+  write_text_atomic(documents_file.string(),
+                    std::string(reinterpret_cast<const char*>(held_out_document_starts.data()),
+                                held_out_document_starts.size() * sizeof(int64_t)));
+  const int64_t held_out_documents = int64_t(held_out_document_starts.size());
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   json manifest = {
@@ -261,6 +278,7 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
         {"train", train.count()}, {"held_out", held.count()},
         {"train_file", with_suffix(prefix, ".train.tokens").filename().string()},
         {"held_out_file", with_suffix(prefix, ".held_out.tokens").filename().string()},
+        {"held_out_documents_file", documents_file.filename().string()},
         {"train_hash", train.hash()}, {"held_out_hash", held.hash()}}},
       {"build_seconds", seconds}};
   if (format == "jsonl") manifest["source"]["field"] = c.field;

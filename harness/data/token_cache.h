@@ -15,7 +15,7 @@ namespace lb {
 struct TokenCacheEntry {
   std::filesystem::path prefix;  // <cache_dir>/<name>; files are prefix + .json/.train.tokens/...
   nlohmann::json manifest;
-  std::filesystem::path file(const std::string& part) const;  // "train" or "held_out"
+  std::filesystem::path file(const std::string& part) const;  // "train", "held_out" or "held_out_documents"
 };
 
 // Opens the entry for (data config, format), building it first when missing or stale.

@@ -4,6 +4,7 @@
 
 #include "harness/data/files.h"
 #include "harness/model/precision.h"
+#include "harness/statistics.h"
 
 namespace lb {
 
@@ -37,45 +38,49 @@ json EvalResult::to_json() const {
   json c = json::array();
   for (const auto& x : curve) c.push_back({x.start, x.nll});
   std::vector<double> rounded;  // 1e-6 nats is far below any difference worth reporting
-  for (double v : window_nll) rounded.push_back(std::round(v * 1e6) / 1e6);
+  for (double v : document_nll) rounded.push_back(std::round(v * 1e6) / 1e6);
   return {{"eval_length", eval_length}, {"protocol", protocol},   {"ppl", ppl},
-          {"nll", nll},                 {"nll_stderr", nll_stderr}, {"tokens", tokens},
-          {"windows", windows},         {"last_l_nll", last_l_nll}, {"last_l_ppl", std::exp(last_l_nll)},
+          {"nll", nll},                 {"nll_stderr", std::isfinite(nll_stderr) ? json(nll_stderr) : json(nullptr)},
+          {"tokens", tokens},           {"windows", windows},
+          {"last_l_nll", last_l_nll},   {"last_l_ppl", std::exp(last_l_nll)},
           {"last_l_tokens", last_l_tokens}, {"buckets", buckets_json(buckets)},
           {"curve", c},
-          {"per_window", {{"nll_sum", rounded}, {"tokens", window_tokens}}}};
+          {"per_document", {{"ids", document_ids}, {"nll_sum", rounded}, {"tokens", document_tokens}}}};
 }
 
-double clustered_stderr(const torch::Tensor& window_sums, const torch::Tensor& window_counts) {
-  auto sums = window_sums.to(torch::kFloat64), counts = window_counts.to(torch::kFloat64);
-  const int64_t W = sums.numel();
-  if (W < 2) return 0.0;
-  const double n = counts.sum().item<double>();
-  const double mean = sums.sum().item<double>() / n;
-  const double ss = (sums - counts * mean).pow(2).sum().item<double>();
-  return std::sqrt(double(W) / double(W - 1) * ss) / n;
-}
-
-EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const EvalOptions& opt) {
-  if (held_out.numel() < opt.tokens + 1)
-    throw std::invalid_argument(fmt::format("held-out stream has {} tokens, {} needed", held_out.numel(), opt.tokens + 1));
-  const auto window_plan = plan_windows(opt.protocol, opt.tokens, T, opt.stride);
-  const auto plan_starts = torch::tensor(window_plan.starts, torch::kInt64);
-  const auto plan_score_from = torch::tensor(window_plan.score_from, torch::kInt64);
-  const int64_t W = plan_starts.numel();
+EvalResult evaluate(GPT& model, const torch::Tensor& held_out, const EvalSample& sample, int64_t T,
+                    const EvalOptions& opt) {
+  const int64_t C = sample.chunk;
+  if (C % T != 0) throw std::invalid_argument(fmt::format("chunk of {} tokens is not a multiple of T={}", C, T));
+  // Every window of every chunk: its start in the stream and the first position it scores.
+  const auto plan = plan_windows(opt.protocol, C, T, opt.stride);
+  std::vector<int64_t> starts, score_from;
+  for (int64_t chunk : sample.starts) {
+    if (chunk + C + 1 > held_out.numel())
+      throw std::invalid_argument(fmt::format("held-out stream has {} tokens, chunk at {} needs {}", held_out.numel(),
+                                              chunk, chunk + C + 1));
+    for (size_t w = 0; w < plan.starts.size(); ++w) {
+      starts.push_back(chunk + plan.starts[w]);
+      score_from.push_back(plan.score_from[w]);
+    }
+  }
+  const auto plan_starts = torch::tensor(starts, torch::kInt64);
+  const auto plan_score_from = torch::tensor(score_from, torch::kInt64);
+  const auto document_starts = torch::tensor(sample.document_starts, torch::kInt64);
+  const int64_t W = plan_starts.numel(), D = document_starts.numel();
   const int64_t batch = std::max<int64_t>(1, opt.batch_tokens / T);
   const auto positions = torch::arange(T, torch::kInt64);
   const auto offsets = torch::arange(T + 1, torch::kInt64);
 
   auto position_sum = torch::zeros({T}, torch::kFloat64), position_count = torch::zeros({T}, torch::kFloat64);
-  std::vector<torch::Tensor> window_sums, window_counts;
+  auto document_sum = torch::zeros({D}, torch::kFloat64), document_count = torch::zeros({D}, torch::kFloat64);
 
   torch::InferenceMode inference;
   model->eval();
   for (int64_t first = 0; first < W; first += batch) {
     const int64_t n = std::min(batch, W - first);
-    auto starts = plan_starts.narrow(0, first, n);
-    auto rows = token_ids(held_out.index({starts.unsqueeze(1) + offsets})).to(opt.device);
+    auto batch_starts = plan_starts.narrow(0, first, n);
+    auto rows = token_ids(held_out.index({batch_starts.unsqueeze(1) + offsets})).to(opt.device);
     torch::Tensor nll;
     {
       AutocastScope autocast(opt.bf16, opt.device);
@@ -86,8 +91,11 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const 
     auto masked = nll * scored;
     position_sum += masked.sum(0);
     position_count += scored.sum(0);
-    window_sums.push_back(masked.sum(1));
-    window_counts.push_back(scored.sum(1));
+    // Each target token counts for the document it belongs to.
+    auto targets = batch_starts.unsqueeze(1) + positions.unsqueeze(0) + 1;
+    auto document = torch::searchsorted(document_starts, targets, /*out_int32=*/false, /*right=*/true) - 1;
+    document_sum.index_add_(0, document.flatten(), masked.flatten());
+    document_count.index_add_(0, document.flatten(), scored.flatten());
   }
 
   EvalResult r;
@@ -97,11 +105,14 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const 
   r.tokens = position_count.sum().item<int64_t>();
   r.nll = position_sum.sum().item<double>() / double(r.tokens);
   r.ppl = std::exp(r.nll);
-  const auto sums = torch::cat(window_sums), counts = torch::cat(window_counts);
-  r.nll_stderr = clustered_stderr(sums, counts);
-  r.window_nll.assign(sums.data_ptr<double>(), sums.data_ptr<double>() + W);
-  const auto counts64 = counts.to(torch::kInt64);
-  r.window_tokens.assign(counts64.data_ptr<int64_t>(), counts64.data_ptr<int64_t>() + W);
+  const auto sums = document_sum.contiguous(), counts = document_count.to(torch::kInt64).contiguous();
+  for (int64_t d = 0; d < D; ++d)
+    if (counts.data_ptr<int64_t>()[d] > 0) {
+      r.document_ids.push_back(d);
+      r.document_nll.push_back(sums.data_ptr<double>()[d]);
+      r.document_tokens.push_back(counts.data_ptr<int64_t>()[d]);
+    }
+  r.nll_stderr = clustered_stderr(r.document_nll, r.document_tokens);
   const int64_t L = std::min(opt.train_length > 0 ? opt.train_length : T, T);
   const double last_count = position_count.narrow(0, T - L, L).sum().item<double>();
   r.last_l_tokens = int64_t(last_count);

@@ -1,5 +1,6 @@
-// Perplexity evaluation on the held-out stream: non-overlapping or sliding windows, batched under
-// InferenceMode, with per-position buckets and standard errors.
+// Perplexity evaluation of the evaluation sample (harness/eval/windows.h): non-overlapping or
+// sliding windows inside each chunk, batched under InferenceMode, with per-position buckets and
+// per-document sums (the unit the standard errors are clustered by).
 #pragma once
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
@@ -13,7 +14,6 @@ namespace lb {
 
 struct EvalOptions {
   std::string protocol = "nonoverlapping";  // or "sliding"
-  int64_t tokens = 0;          // held-out tokens scored (the same for every length and run)
   int64_t stride = 0;          // sliding stride S
   int64_t bucket_width = 0;    // tokens per position bucket
   int64_t train_length = 0;    // L, for the last-L view
@@ -37,17 +37,16 @@ struct EvalResult {
   int64_t last_l_tokens = 0;
   std::vector<Bucket> buckets;
   std::vector<Bucket> curve;  // finer bins (about 64 per window) for per-position loss plots
-  // Per-window sums of scored nll and scored-token counts: what paired comparisons between runs
-  // on the same windows need (lengthbench table --baseline).
-  std::vector<double> window_nll;
-  std::vector<int64_t> window_tokens;
+  // Per held-out document (index in the corpus's document list): sums of scored nll and scored
+  // tokens. What the clustered error and paired comparisons between results need.
+  std::vector<int64_t> document_ids;
+  std::vector<double> document_nll;
+  std::vector<int64_t> document_tokens;
   nlohmann::json to_json() const;
 };
 
-// Standard error of the mean over tokens, treating each window's tokens as one cluster:
-// sqrt(W/(W-1) * sum_w (s_w - n_w * mean)^2) / N. Equals std(window means)/sqrt(W) for equal windows.
-double clustered_stderr(const torch::Tensor& window_sums, const torch::Tensor& window_counts);
-
-EvalResult evaluate(GPT& model, const torch::Tensor& held_out, int64_t T, const EvalOptions& options);
+// Scores every chunk of `sample` at length T; each length scores the same tokens.
+EvalResult evaluate(GPT& model, const torch::Tensor& held_out, const EvalSample& sample, int64_t T,
+                    const EvalOptions& options);
 
 }  // namespace lb

@@ -1,7 +1,10 @@
 #include "harness/eval/windows.h"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <numeric>
+#include <random>
+#include <set>
 #include <stdexcept>
 
 namespace lb {
@@ -11,7 +14,6 @@ WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, 
   if (protocol == "nonoverlapping") stride = T;
   else if (protocol != "sliding") throw std::invalid_argument(fmt::format("unknown protocol \"{}\"", protocol));
   if (stride <= 0 || stride > T) throw std::invalid_argument(fmt::format("stride must be in [1, {}], got {}", T, stride));
-  // Windows at 0, S, 2S, ...; a final window flush with the end if the stride does not land there.
   std::vector<int64_t> starts;
   for (int64_t s = 0; s + T <= tokens; s += stride) starts.push_back(s);
   if (starts.back() + T < tokens) starts.push_back(tokens - T);
@@ -20,17 +22,68 @@ WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, 
   return {starts, score_from};
 }
 
-int64_t shared_eval_tokens(int64_t held_out_tokens, int64_t budget, const std::vector<int64_t>& lengths) {
+int64_t default_sliding_stride(int64_t train_length) { return std::max<int64_t>(1, train_length / 2); }
+
+int64_t lcm_of(const std::vector<int64_t>& lengths) {
   int64_t lcm = 1;
   for (int64_t T : lengths) lcm = std::lcm(lcm, T);
-  const int64_t available = std::min(budget, held_out_tokens - 1);  // one extra token for the last target
-  if (available < lcm)
-    throw std::invalid_argument(fmt::format(
-        "the held-out split has {} tokens; scoring the same tokens at every eval length needs at least {} "
-        "(a multiple of every length, plus one) -- raise data.held_out_fraction or data.eval_tokens, use "
-        "more data, or change eval.lengths",
-        held_out_tokens, lcm + 1));
-  return available / lcm * lcm;
+  return lcm;
+}
+
+int64_t document_of(const std::vector<int64_t>& document_starts, int64_t position) {
+  return int64_t(std::upper_bound(document_starts.begin(), document_starts.end(), position) - document_starts.begin()) - 1;
+}
+
+EvalSample sample_evaluation(const std::string& kind, int64_t held_out_tokens,
+                             const std::vector<int64_t>& document_starts, const std::vector<int64_t>& lengths,
+                             int64_t budget, uint64_t seed) {
+  EvalSample s;
+  s.kind = kind;
+  s.chunk = lcm_of(lengths);
+  s.document_starts = document_starts.empty() ? std::vector<int64_t>{0} : document_starts;
+  const int64_t C = s.chunk;
+  // Candidate chunk starts; each needs C + 1 tokens (inputs and the last target).
+  std::vector<int64_t> candidates;
+  if (kind == "stream") {
+    for (int64_t start = 0; start + C + 1 <= held_out_tokens; start += C) candidates.push_back(start);
+    if (!candidates.empty() && candidates.back() + C + 1 < held_out_tokens) candidates.push_back(held_out_tokens - C - 1);
+    if (candidates.empty())
+      throw std::invalid_argument(fmt::format(
+          "the held-out split has {} tokens; scoring the same tokens at every eval length needs at least {} "
+          "(a multiple of every length, plus one) -- raise data.held_out_fraction, use more data, or change "
+          "eval.lengths",
+          held_out_tokens, C + 1));
+  } else if (kind == "documents") {
+    int64_t longest = 0;
+    for (size_t d = 0; d < s.document_starts.size(); ++d) {
+      const int64_t end = d + 1 < s.document_starts.size() ? s.document_starts[d + 1] : held_out_tokens;
+      longest = std::max(longest, end - s.document_starts[d]);
+      if (end - s.document_starts[d] >= C + 1) candidates.push_back(s.document_starts[d]);
+    }
+    if (candidates.empty())
+      throw std::invalid_argument(fmt::format(
+          "eval.sample \"documents\" scores documents of at least {} tokens (a multiple of every eval length, "
+          "plus one), but the longest held-out document has {} -- use eval.sample \"stream\" or shorter "
+          "eval.lengths",
+          C + 1, longest));
+  } else {
+    throw std::invalid_argument(fmt::format("unknown eval.sample \"{}\"", kind));
+  }
+  s.eligible_documents = kind == "documents" ? int64_t(candidates.size()) : int64_t(s.document_starts.size());
+  // A partial Fisher-Yates shuffle: the first k candidates of one fixed permutation, so a larger
+  // budget keeps the chunks of a smaller one.
+  const int64_t k = std::clamp<int64_t>(budget / C, 1, int64_t(candidates.size()));
+  std::mt19937_64 rng(seed);
+  for (int64_t i = 0; i < k; ++i)
+    std::swap(candidates[i], candidates[i + int64_t(rng() % uint64_t(int64_t(candidates.size()) - i))]);
+  s.starts.assign(candidates.begin(), candidates.begin() + k);
+  std::sort(s.starts.begin(), s.starts.end());
+  std::set<int64_t> documents;  // of the scored targets: positions start + 1 ... start + C
+  for (int64_t start : s.starts)
+    for (int64_t d = document_of(s.document_starts, start + 1); d <= document_of(s.document_starts, start + C); ++d)
+      documents.insert(d);
+  s.documents = int64_t(documents.size());
+  return s;
 }
 
 }  // namespace lb

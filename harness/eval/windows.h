@@ -1,5 +1,11 @@
-// Which held-out tokens each evaluation window covers and scores. Torch-free and deterministic,
-// so reports can be re-checked (claims rebuild the plans) without the model code.
+// Which held-out tokens the evaluation scores, and how each length's windows cover them.
+// Torch-free and deterministic, so reports can be re-checked without the model code.
+//
+// The sample is a set of chunks of C tokens, C the least common multiple of the eval lengths,
+// so that every length scores exactly the same tokens: each chunk is cut into windows of T
+// (non-overlapping), or covered by windows of T sliding by S inside it. Chunks come from the
+// whole held-out split (EvalSample), and every scored token is attributed to the held-out
+// document it belongs to: the unit errors are clustered by.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -7,18 +13,47 @@
 
 namespace lb {
 
-// Windows of the held-out stream for length T: each has a start offset and the first window
+// Windows covering [0, tokens) for length T: each has a start offset and the first window
 // position it scores (earlier positions only give context).
 struct WindowPlan {
   std::vector<int64_t> starts;
   std::vector<int64_t> score_from;
 };
-// "nonoverlapping": windows at 0, T, 2T, ...; "sliding": at 0, S, 2S, ... scoring only the tokens
-// the previous window did not. A final window flush with the end when the stride does not land there.
+// "nonoverlapping": windows at 0, T, 2T, ...; "sliding": at 0, S, 2S, ... each scoring only the
+// tokens the previous window did not. A final window flush with the end when the stride does not
+// land there. Every token in [0, tokens) is scored exactly once.
 WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, int64_t stride);
 
-// Scored tokens shared by every length: the largest multiple of all eval lengths that fits the
-// held-out stream and the budget. Throws with the number needed when the stream is too short.
-int64_t shared_eval_tokens(int64_t held_out_tokens, int64_t budget, const std::vector<int64_t>& lengths);
+// The sliding stride used when eval.sliding_stride is 0: half the training length, so that at
+// T = L every token after a chunk's first window sees at least L/2 tokens of context.
+int64_t default_sliding_stride(int64_t train_length);
+
+// Sample kinds (eval.sample):
+//   "stream":    chunks at random positions of the concatenated held-out documents (a grid of
+//                C-token slots, the last one flush with the end, drawn without replacement):
+//                documents are represented in proportion to their length; chunks may span two.
+//   "documents": the long-context papers' protocol (YaRN, LongRoPE): only documents of at least
+//                C + 1 tokens, each truncated to its first C tokens (one chunk per document),
+//                drawn without replacement. Every length sees the same documents.
+struct EvalSample {
+  std::string kind;
+  int64_t chunk = 0;                  // C
+  std::vector<int64_t> starts;        // chunk starts in the held-out stream, ascending
+  std::vector<int64_t> document_starts;  // the held-out documents (copied from the corpus)
+  int64_t eligible_documents = 0;     // documents a chunk could come from
+  int64_t documents = 0;              // distinct documents with scored tokens
+  int64_t tokens() const { return chunk * int64_t(starts.size()); }
+};
+
+int64_t lcm_of(const std::vector<int64_t>& lengths);
+
+// Draws at most budget / C chunks (at least one) with a generator seeded by `seed`. Throws
+// std::invalid_argument saying what is needed when the held-out split cannot give one chunk.
+EvalSample sample_evaluation(const std::string& kind, int64_t held_out_tokens,
+                             const std::vector<int64_t>& document_starts, const std::vector<int64_t>& lengths,
+                             int64_t budget, uint64_t seed);
+
+// Index of the document holding stream position `position`.
+int64_t document_of(const std::vector<int64_t>& document_starts, int64_t position);
 
 }  // namespace lb

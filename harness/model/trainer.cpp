@@ -19,11 +19,11 @@ namespace lb {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-TrainJob train_job(const Config& c, const std::string& label, bool bf16) {
+TrainJob train_job(const Config& c, const std::string& label, bool bf16, uint64_t seed) {
   TrainJob job;
   job.label = label;
   job.train = c.train;
-  job.seed = c.seed;
+  job.seed = seed;
   job.bf16 = bf16;
   return job;
 }

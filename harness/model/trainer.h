@@ -23,7 +23,7 @@ struct TrainJob {
   std::shared_ptr<DataParallel> data_parallel;
 };
 
-TrainJob train_job(const Config& config, const std::string& label, bool bf16);
+TrainJob train_job(const Config& config, const std::string& label, bool bf16, uint64_t seed);
 
 struct TrainStats {
   int64_t steps = 0, tokens = 0;

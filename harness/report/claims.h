@@ -5,15 +5,13 @@
 // compares nll per token of `left` and `right` (lengths are multiples of L):
 //   "<"  left is better (lower nll) than right by more than `margin` nats (default 0.01, ~1% ppl);
 //   ">"  left is worse by more than `margin`;
+//   "<=" left is not worse than right by more than `margin` (default 0.01): a non-inferiority claim;
 //   "~"  they are within `tolerance` nats of each other (required).
-// Verdicts account for noise. With d = nll(left) - nll(right), its standard error se and the
-// interval d ± 2se, a claim is "held" when the whole interval satisfies it, "not held" when none
-// of it does, and "inconclusive" otherwise. Every result of a report scores the same tokens, so
-// se is paired: clustered over the finest groups of tokens that are whole windows on both sides
-// (at equal lengths, the windows themselves; a 4L window against four L windows). When that
-// leaves fewer than 10 clusters (e.g. sliding 1.5L against L, whose windows share only their
-// first start) or a result lacks per-window sums (older reports), the two errors are combined
-// instead; each verdict says which ("stderr_kind").
+// Verdicts account for noise (harness/statistics.h). With d = nll(left) - nll(right), its error se
+// (paired by document and by training seed) and c the t quantile at its degrees of freedom, a
+// claim is "held" when the whole interval d ± c·se satisfies it, "not held" when none of it does,
+// and "inconclusive" otherwise -- also whenever the error is unknown: fewer than 2 documents, or
+// separately trained models with fewer than 2 seeds each (the "reason" says which).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -24,7 +22,7 @@ namespace lb {
 // One verdict per claim: the claim's fields plus difference, stderr, verdict.
 nlohmann::json evaluate_claims(const nlohmann::json& report);
 
-// "held: <claim> (d = -0.015 ± 0.001 nats, paired)": one verdict as a line for logs and the CLI.
+// "held: <claim> (d = -0.015 ± 0.001 nats, paired by 30 documents and 3 seeds)": one verdict as a line.
 std::string verdict_line(const nlohmann::json& verdict);
 
 }  // namespace lb

@@ -8,6 +8,26 @@ namespace lb {
 
 using nlohmann::json;
 
+namespace {
+
+// "Scored: 32 chunks of 1,536 tokens (49,152 tokens) from 30 of 242 held-out documents (stream sample)."
+std::string sample_sentence(const json& e) {
+  if (!e.contains("chunks")) return fmt::format("{} held-out tokens scored at every length.", e.value("tokens", 0));
+  return fmt::format("Scored at every length: {} chunks of {} tokens ({} tokens) from {} of {} held-out documents "
+                     "({} sample, seed {}); {} training seed(s): {}.",
+                     e["chunks"].get<int64_t>(), e["chunk_tokens"].get<int64_t>(), e["tokens"].get<int64_t>(),
+                     e["documents"].get<int64_t>(), e["held_out_documents"].get<int64_t>(),
+                     e["sample"].get<std::string>(), e["seed"].get<uint64_t>(), e["training_seeds"].size(),
+                     e["training_seeds"].dump());
+}
+
+std::string error_phrase(const json& e) {
+  if (!e.contains("training_seeds")) return "clustered by window";
+  return e["training_seeds"].size() > 1 ? "mean over seeds; error from documents and seeds" : "clustered by document, one seed";
+}
+
+}  // namespace
+
 std::string report_markdown(const json& report) {
   const auto& cfg = report.at("config");
   const auto& env = report.at("environment");
@@ -16,19 +36,22 @@ std::string report_markdown(const json& report) {
   if (report.value("status", "") != "complete") md += "**Incomplete run: not every run finished.**\n\n";
   md += fmt::format(
       "Model: {} layers, d_model {}, {} heads; trained at L = {} for {} steps (batch {}), {}. "
-      "Data: `{}` ({} held-out tokens scored at every length).\n\n",
+      "Data: `{}`. {}\n\n",
       cfg["model"]["layers"].get<int>(), cfg["model"]["d_model"].get<int>(), cfg["model"]["heads"].get<int>(),
       cfg["train"]["length"].get<int>(), cfg["train"]["steps"].get<int>(), cfg["train"]["batch_size"].get<int>(),
       env.contains("precision") && env["precision"].is_object() ? env["precision"].value("effective", "?")
                                                                  : cfg["precision"].get<std::string>(),
-      cfg["data"]["path"].get<std::string>(),
-      report.at("evaluation").at("tokens").get<int64_t>());
+      cfg["data"]["path"].get<std::string>(), sample_sentence(report.at("evaluation")));
+  if (report["evaluation"].contains("warning"))
+    md += fmt::format("**Warning: {}** -- errors are n/a below 2 documents and unreliable with few.\n\n",
+                      report["evaluation"]["warning"].get<std::string>());
   for (const auto& protocol : report.at("evaluation").at("protocols")) {
     TableOptions t;
     t.protocol = protocol;
-    md += fmt::format("## Perplexity, {} windows{}\n\nppl ± standard error (clustered by window); best per column in bold.\n\n",
+    md += fmt::format("## Perplexity, {} windows{}\n\nppl ± standard error ({}); best per column in bold.\n\n",
                       protocol.get<std::string>(),
-                      protocol == "sliding" ? fmt::format(" (stride {})", report["evaluation"]["sliding_stride"].get<int>()) : "");
+                      protocol == "sliding" ? fmt::format(" (stride {})", report["evaluation"]["sliding_stride"].get<int>()) : "",
+                      error_phrase(report.at("evaluation")));
     md += render_table({report}, t) + "\n";
   }
   if (report.contains("failed_runs"))
@@ -38,18 +61,26 @@ std::string report_markdown(const json& report) {
     md += fmt::format("**Claims not checked:** {} (fix them and run `lengthbench claims REPORT --config CONFIG`).\n\n",
                       report["claims_error"].get<std::string>());
   if (report.contains("claims")) {
-    md += "## Claims\n\nd = nll(left) − nll(right) per token ± its standard error, paired over the same held-out "
-          "tokens (clustered by the windows common to both sides); held when all of d ± 2se satisfies the claim, not "
-          "held when none of it does, inconclusive otherwise.\n\n"
-          "| claim | check | d ± se | verdict |\n|---|---|---:|---|\n";
+    md += fmt::format("## Claims\n\n{} claim(s) tested, each at 95%: expect about one in twenty true-looking verdicts "
+                      "to be luck when many are tested (no multiple-comparison correction is applied). "
+                      "d = nll(left) − nll(right) per token ± its standard error, paired by held-out document and, with "
+                      "several seeds, by training seed; held when all of d ± t·se satisfies the claim (t: Student's "
+                      "quantile at the error's degrees of freedom), not held when none of it does, inconclusive "
+                      "otherwise or when the error is unknown.\n\n"
+                      "| claim | check | d ± se | verdict |\n|---|---|---:|---|\n",
+                      report["claims"].size());
     for (const auto& v : report["claims"]) {
       auto side = [](const json& s) { return fmt::format("{} @{}L", s["run"].get<std::string>(), s["length"].dump()); };
       std::string check = side(v["left"]) + " " + (v["op"] == "~" ? "≈" : v["op"].get<std::string>()) + " " + side(v["right"]);
       if (v["op"] == "~") check += fmt::format(" (±{} nats)", v["tolerance"].dump());
+      else if (v["op"] == "<=") check += fmt::format(" (not worse by > {} nats)", v.value("margin", json(0.01)).dump());
       else check += fmt::format(" (by > {} nats)", v.value("margin", json(0.01)).dump());
       if (v["protocol"] != "nonoverlapping") check += ", " + v["protocol"].get<std::string>();
-      md += fmt::format("| {} | {} | {:+.3f} ± {:.3f} | **{}** |\n", v["claim"].get<std::string>(), check,
-                        v["difference"].get<double>(), v["stderr"].get<double>(), v["verdict"].get<std::string>());
+      const std::string error = v["stderr"].is_number() ? fmt::format("{:.3f}", v["stderr"].get<double>()) : "n/a";
+      std::string verdict = fmt::format("**{}**", v["verdict"].get<std::string>());
+      if (v.contains("reason")) verdict += " (" + v["reason"].get<std::string>() + ")";
+      md += fmt::format("| {} | {} | {:+.3f} ± {} | {} |\n", v["claim"].get<std::string>(), check,
+                        v["difference"].get<double>(), error, verdict);
     }
     md += "\n";
   }

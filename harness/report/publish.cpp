@@ -6,6 +6,7 @@
 #include <map>
 
 #include "harness/report/claims.h"
+#include "harness/statistics.h"
 #include "harness/report/files.h"
 #include "harness/report/markdown.h"
 #include "harness/report/plots.h"
@@ -72,17 +73,27 @@ json merge_reports(const std::vector<json>& shards, const std::string& out_dir) 
     if (shard.value("status", "") != "complete")
       throw std::invalid_argument(fmt::format("merge: shard {}/{} is incomplete; finish it first", index, count));
     if (++seen.at(size_t(index)) > 1) throw std::invalid_argument(fmt::format("merge: shard {}/{} given twice", index, count));
-    for (const auto& run : shard["runs"]) runs[run["name"]] = run;
+    for (const auto& run : shard["runs"]) {  // a run's seeds may be spread over shards
+      auto [it, fresh] = runs.emplace(run["name"], run);
+      if (!fresh)
+        for (const auto& record : run["seeds"]) it->second["seeds"].push_back(record);
+    }
     seconds += shard.value("seconds", 0.0);
     merged["shards"].push_back({{"index", index}, {"environment", shard["environment"]}, {"seconds", shard["seconds"]}});
   }
   for (int i = 1; i <= count; ++i)
     if (!seen[size_t(i)]) throw std::invalid_argument(fmt::format("merge: shard {}/{} is missing", i, count));
   merged["runs"] = json::array();
+  std::vector<uint64_t> expected_seeds = first["config"].value("seeds", std::vector<uint64_t>{});
+  if (expected_seeds.empty()) expected_seeds = {first["config"]["seed"].get<uint64_t>()};
   for (const auto& entry : first["config"]["runs"]) {
     const std::string name = entry.value("name", "");
     auto run = runs.find(name);
     if (run == runs.end()) throw std::invalid_argument(fmt::format("merge: no shard holds run \"{}\"", name));
+    aggregate_run(run->second, expected_seeds);
+    if (run->second["status"] == "incomplete")
+      throw std::invalid_argument(fmt::format("merge: run \"{}\" has {} of its {} seeds; a shard is missing", name,
+                                              run->second["seeds"].size(), expected_seeds.size()));
     merged["runs"].push_back(run->second);
   }
   merged["status"] = "complete";

@@ -7,6 +7,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "harness/statistics.h"
+
 namespace lb {
 
 using nlohmann::json;
@@ -22,18 +24,6 @@ void validate_table_options(const TableOptions& o) {
     throw std::invalid_argument("--baseline compares nll per token; it does not combine with --metric last_l_ppl");
 }
 
-std::pair<double, double> paired_difference(const std::vector<double>& a, const std::vector<double>& b,
-                                            const std::vector<int64_t>& tokens) {
-  const size_t W = tokens.size();
-  double n = 0, total = 0;
-  for (size_t w = 0; w < W; ++w) n += double(tokens[w]), total += a[w] - b[w];
-  const double mean = total / n;
-  if (W < 2) return {mean, 0.0};
-  double ss = 0;
-  for (size_t w = 0; w < W; ++w) ss += std::pow(a[w] - b[w] - double(tokens[w]) * mean, 2);
-  return {mean, std::sqrt(double(W) / double(W - 1) * ss) / n};
-}
-
 namespace {
 
 struct Cell {
@@ -42,25 +32,22 @@ struct Cell {
 };
 
 Cell cell_of(const json& result, const std::string& metric) {
-  const double nll = result.at("nll"), se = result.at("nll_stderr");
+  const double nll = result.at("nll");
+  const double se = result.at("nll_stderr").is_number() ? result["nll_stderr"].get<double>() : std::nan("");  // n/a
   if (metric == "nll") return {nll, se, true};
   if (metric == "ppl") return {std::exp(nll), std::exp(nll) * se, true};  // delta method
   return {result.at("last_l_ppl").get<double>(), -1, true};
 }
 
-// nll(result) - nll(base) with the paired standard error; both must have scored the same windows.
-Cell paired_cell(const json& result, const json& base, const std::string& run, const std::string& baseline) {
-  if (!result.contains("per_window") || !base.contains("per_window"))
-    throw std::invalid_argument(fmt::format(
-        "--baseline needs per-window sums, which reports written before this version lack (run \"{}\" or \"{}\"); "
-        "re-run the config", run, baseline));
-  const auto tokens = result["per_window"]["tokens"].get<std::vector<int64_t>>();
-  if (tokens != base["per_window"]["tokens"].get<std::vector<int64_t>>() || result["tokens"] != base["tokens"])
-    throw std::invalid_argument(fmt::format("runs \"{}\" and \"{}\" did not score the same windows at T={}; "
-                                            "compare runs of one report", run, baseline, result["eval_length"].dump()));
-  const auto [diff, se] = paired_difference(result["per_window"]["nll_sum"].get<std::vector<double>>(),
-                                            base["per_window"]["nll_sum"].get<std::vector<double>>(), tokens);
-  return {diff, se, true};
+// nll(result) - nll(base) with the error of the paired difference (harness/statistics.h).
+Cell paired_cell(const json& result, const json& base, const json& run, const json& base_run) {
+  const bool same_model = run.at("name") == base_run.at("name") ||
+                          (run.contains("trained_model") && run["trained_model"] == base_run.value("trained_model", json()));
+  const Comparison c = compare_results(result, base, same_model);
+  if (c.problem.find("re-run") != std::string::npos || c.problem.find("same documents") != std::string::npos)
+    throw std::invalid_argument(fmt::format("--baseline: runs \"{}\" and \"{}\" at T={}: {}", run.at("name").get<std::string>(),
+                                            base_run.at("name").get<std::string>(), result["eval_length"].dump(), c.problem));
+  return {c.difference, c.problem.empty() ? c.error : std::nan(""), true};
 }
 
 std::string latex_escape(const std::string& s) {
@@ -86,6 +73,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   std::vector<Row> rows;
   // With a baseline, its result at each eval length (under the protocol).
   std::map<int64_t, json> base;
+  json base_run;
   json base_data;  // the baseline report's data summary: rows must come from the same data
   if (!o.baseline.empty()) {
     int found = 0;
@@ -94,6 +82,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
         if (run.at("name") == o.baseline) {
           ++found;
           base_data = report.value("data", json());
+          base_run = run;
           for (const auto& r : run.at("results"))
             if (r.at("protocol") == o.protocol) base[r.at("eval_length").get<int64_t>()] = r;
         }
@@ -114,7 +103,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
         const int64_t T = r.at("eval_length");
         columns[T] = double(T) / L;
         if (o.baseline.empty()) row.cells[T] = cell_of(r, o.metric);
-        else if (auto b = base.find(T); b != base.end()) row.cells[T] = paired_cell(r, b->second, row.name, o.baseline);
+        else if (auto b = base.find(T); b != base.end()) row.cells[T] = paired_cell(r, b->second, run, base_run);
       }
       rows.push_back(row);
     }
@@ -142,7 +131,8 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
         auto c = row.cells.find(T);
         if (row.failed) out += ",failed,";
         else if (c == row.cells.end()) out += ",,";
-        else out += fmt::format(",{:.6g},{}", c->second.value, c->second.error >= 0 ? fmt::format("{:.6g}", c->second.error) : "");
+        else out += fmt::format(",{:.6g},{}", c->second.value, c->second.error >= 0 ? fmt::format("{:.6g}", c->second.error)
+                                                               : std::isnan(c->second.error) ? "n/a" : "");
       }
       out += "\n";
     }
@@ -156,6 +146,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     if (c == row.cells.end()) return "–";
     std::string s = number(c->second.value);
     if (c->second.error >= 0) s += (latex ? " $\\pm$ " : " ± ") + number(c->second.error);
+    else if (std::isnan(c->second.error)) s += latex ? " $\\pm$ n/a" : " ± n/a";
     if (c->second.value == best[T]) s = latex ? "\\textbf{" + s + "}" : "**" + s + "**";
     return s;
   };
@@ -172,8 +163,8 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     return out;
   }
   if (!o.baseline.empty())
-    out += fmt::format("Δ nll per token vs {} ± standard error of the paired difference ({} windows)\n\n", o.baseline,
-                       o.protocol);
+    out += fmt::format("Δ nll per token vs {} ± standard error of the paired difference (by document, and by seed "
+                       "where there are several; {} windows)\n\n", o.baseline, o.protocol);
   out += "| run |";
   for (const auto& [T, m] : columns) out += fmt::format(" {} ({}) |", label(m), T);
   out += "\n|---|";

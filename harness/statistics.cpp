@@ -1,0 +1,246 @@
+#include "harness/statistics.h"
+
+#include <fmt/format.h>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace lb {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double number_or_nan(const json& j) { return j.is_number() ? j.get<double>() : kNaN; }
+
+// Sample mean and the standard error of the mean (NaN below 2 values).
+std::pair<double, double> mean_and_stderr(const std::vector<double>& x) {
+  double mean = 0;
+  for (double v : x) mean += v;
+  mean /= double(x.size());
+  if (x.size() < 2) return {mean, kNaN};
+  double ss = 0;
+  for (double v : x) ss += (v - mean) * (v - mean);
+  return {mean, std::sqrt(ss / double(x.size() - 1) / double(x.size()))};
+}
+
+std::vector<double> seed_nll(const json& result) {
+  return result.contains("seed_nll") ? result["seed_nll"].get<std::vector<double>>()
+                                     : std::vector<double>{result.at("nll").get<double>()};
+}
+
+}  // namespace
+
+double clustered_stderr(const std::vector<double>& sums, const std::vector<int64_t>& counts) {
+  const size_t D = counts.size();
+  if (D < 2) return kNaN;
+  double n = 0, total = 0;
+  for (size_t d = 0; d < D; ++d) n += double(counts[d]), total += sums[d];
+  const double mean = total / n;
+  double ss = 0;
+  for (size_t d = 0; d < D; ++d) ss += std::pow(sums[d] - double(counts[d]) * mean, 2);
+  return std::sqrt(double(D) / double(D - 1) * ss) / n;
+}
+
+std::pair<double, double> paired_difference(const std::vector<double>& a, const std::vector<double>& b,
+                                            const std::vector<int64_t>& counts) {
+  if (a.size() != counts.size() || b.size() != counts.size())
+    throw std::invalid_argument("paired difference of results with different clusters");
+  std::vector<double> d(a.size());
+  double n = 0, total = 0;
+  for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i], n += double(counts[i]), total += d[i];
+  return {total / n, clustered_stderr(d, counts)};
+}
+
+double t_quantile_975(double df) {
+  if (!(df >= 1)) return kNaN;
+  static const double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                 2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                 2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  if (df < 30) {  // linear in 1/df between the tabulated integers
+    const int lo = int(std::floor(df)), hi = lo + 1;
+    if (df == lo) return table[lo - 1];
+    const double w = (1.0 / lo - 1.0 / df) / (1.0 / lo - 1.0 / hi);
+    return table[lo - 1] + w * (table[hi - 1] - table[lo - 1]);
+  }
+  if (std::isinf(df)) return 1.959964;
+  // Cornish-Fisher expansion around the normal quantile: within 1e-4 of the exact value for df >= 30.
+  const double z = 1.959964, v = df;
+  return z + (z * z * z + z) / (4 * v) + (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * v * v) +
+         (3 * std::pow(z, 7) + 19 * std::pow(z, 5) + 17 * z * z * z - 15 * z) / (384 * v * v * v);
+}
+
+std::pair<double, double> combine_errors(const std::vector<ErrorPart>& parts) {
+  double variance = 0, denominator = 0;
+  bool any = false;
+  for (const auto& p : parts) {
+    if (!std::isfinite(p.se) || !(p.df >= 1)) continue;
+    any = true;
+    const double v = p.se * p.se;
+    variance += v;
+    denominator += v * v / p.df;
+  }
+  if (!any) return {kNaN, kNaN};
+  const double df = denominator > 0 ? variance * variance / denominator : std::numeric_limits<double>::infinity();
+  return {std::sqrt(variance), df};
+}
+
+json aggregate_seed_results(const std::vector<json>& per_seed) {
+  if (per_seed.empty()) return json::array();
+  json out = json::array();
+  const size_t K = per_seed.size();
+  for (size_t i = 0; i < per_seed[0].size(); ++i) {
+    json cell = per_seed[0][i];
+    std::vector<double> means;
+    for (const auto& seed : per_seed) {
+      const json& r = seed.at(i);
+      if (r.at("eval_length") != cell.at("eval_length") || r.at("protocol") != cell.at("protocol"))
+        throw std::invalid_argument("seeds of one run evaluated different lengths or protocols");
+      means.push_back(r.at("nll").get<double>());
+    }
+    const auto [mean, se_seed] = mean_and_stderr(means);
+    // Seed-averaged per-document sums: the document-sampling error of the seed mean.
+    auto sums = cell["per_document"]["nll_sum"].get<std::vector<double>>();
+    const auto counts = cell["per_document"]["tokens"].get<std::vector<int64_t>>();
+    for (size_t k = 1; k < K; ++k) {
+      const auto other = per_seed[k][i]["per_document"]["nll_sum"].get<std::vector<double>>();
+      if (other.size() != sums.size() || per_seed[k][i]["per_document"]["tokens"] != cell["per_document"]["tokens"])
+        throw std::invalid_argument("seeds of one run scored different documents");
+      for (size_t d = 0; d < sums.size(); ++d) sums[d] += other[d];
+    }
+    for (double& s : sums) s /= double(K);
+    const double se_doc = clustered_stderr(sums, counts);
+    const auto [se, df] = combine_errors({{se_doc, double(counts.size()) - 1}, {se_seed, double(K) - 1}});
+    cell["nll"] = mean;
+    cell["ppl"] = std::exp(mean);
+    cell["nll_stderr"] = std::isfinite(se) ? json(se) : json(nullptr);
+    cell["stderr_parts"] = {{"documents", std::isfinite(se_doc) ? json(se_doc) : json(nullptr)},
+                            {"seeds", std::isfinite(se_seed) ? json(se_seed) : json(nullptr)},
+                            {"document_count", counts.size()}, {"seed_count", K},
+                            {"df", std::isfinite(df) ? json(df) : json(nullptr)}};
+    cell["seed_nll"] = means;
+    std::vector<double> rounded;  // 1e-6 nats is far below any difference worth reporting
+    for (double s : sums) rounded.push_back(std::round(s * 1e6) / 1e6);
+    cell["per_document"]["nll_sum"] = rounded;
+    // Position views: plain means over seeds (each seed scored the same tokens).
+    for (const char* key : {"last_l_nll"}) {
+      double m = 0;
+      for (const auto& seed : per_seed) m += seed[i].at(key).get<double>() / double(K);
+      cell[key] = m;
+    }
+    cell["last_l_ppl"] = std::exp(cell["last_l_nll"].get<double>());
+    for (size_t b = 0; b < cell["buckets"].size(); ++b) {
+      double m = 0;
+      for (const auto& seed : per_seed) m += seed[i]["buckets"][b]["nll"].get<double>() / double(K);
+      cell["buckets"][b]["nll"] = m;
+    }
+    for (size_t b = 0; b < cell["curve"].size(); ++b) {
+      double m = 0;
+      for (const auto& seed : per_seed) m += seed[i]["curve"][b][1].get<double>() / double(K);
+      cell["curve"][b][1] = m;
+    }
+    out.push_back(cell);
+  }
+  return out;
+}
+
+json aggregate_seed_passkey(const std::vector<json>& per_seed) {
+  if (per_seed.empty()) return json::array();
+  json out = per_seed[0];
+  for (size_t i = 0; i < out.size(); ++i) {
+    int64_t trials = 0, retrieved = 0;
+    double digit_nll = 0;
+    for (const auto& seed : per_seed) {
+      trials += seed.at(i).at("trials").get<int64_t>();
+      retrieved += seed.at(i).at("retrieved").get<int64_t>();
+      digit_nll += seed.at(i).at("digit_nll").get<double>() / double(per_seed.size());
+    }
+    out[i]["trials"] = trials;
+    out[i]["retrieved"] = retrieved;
+    out[i]["accuracy"] = trials ? double(retrieved) / double(trials) : 0.0;
+    out[i]["digit_nll"] = digit_nll;
+  }
+  return out;
+}
+
+Comparison compare_results(const json& left, const json& right, bool same_model) {
+  Comparison c;
+  c.difference = left.at("nll").get<double>() - right.at("nll").get<double>();
+  c.error = c.df = c.critical = kNaN;
+  if (!left.contains("per_document") || !right.contains("per_document")) {
+    c.problem = "per-document sums are missing (a report written before this version): re-run the config";
+    return c;
+  }
+  const auto counts = left["per_document"]["tokens"].get<std::vector<int64_t>>();
+  if (left["per_document"]["ids"] != right["per_document"]["ids"] ||
+      right["per_document"]["tokens"].get<std::vector<int64_t>>() != counts) {
+    c.problem = "the two results did not score the same documents (compare results of one report)";
+    return c;
+  }
+  const auto [d, se_doc] = paired_difference(left["per_document"]["nll_sum"].get<std::vector<double>>(),
+                                             right["per_document"]["nll_sum"].get<std::vector<double>>(), counts);
+  const auto ls = seed_nll(left), rs = seed_nll(right);
+  double se_seed = kNaN, seed_df = 0;
+  if (ls.size() == rs.size() && ls.size() >= 2) {
+    std::vector<double> diffs(ls.size());
+    for (size_t k = 0; k < ls.size(); ++k) diffs[k] = ls[k] - rs[k];
+    se_seed = mean_and_stderr(diffs).second;
+    seed_df = double(ls.size()) - 1;
+    c.kind = fmt::format("paired by {} documents and {} seeds", counts.size(), ls.size());
+  } else if (!same_model) {
+    c.problem = fmt::format("separately trained models need at least 2 seeds each (and the same seeds) for a "
+                            "difference with training variance; these have {} and {}", ls.size(), rs.size());
+  } else {
+    c.kind = fmt::format("paired by {} documents, 1 seed", counts.size());
+  }
+  const auto [se, df] = combine_errors({{se_doc, double(counts.size()) - 1}, {se_seed, seed_df}});
+  c.difference = d;  // equals the difference of the means: every result scores the same tokens
+  c.error = se;
+  c.df = df;
+  c.critical = t_quantile_975(df);
+  if (c.problem.empty() && !std::isfinite(se))
+    c.problem = fmt::format("no error: {} document(s) and {} seed(s)", counts.size(), ls.size());
+  return c;
+}
+
+}  // namespace lb
+
+namespace lb {
+
+void aggregate_run(json& run, const std::vector<uint64_t>& expected_seeds) {
+  json& seeds = run["seeds"];
+  // Records in the config's seed order, whatever order shards or resumes delivered them in.
+  std::vector<json> ordered;
+  for (uint64_t s : expected_seeds)
+    for (const auto& record : seeds)
+      if (record.at("seed").get<uint64_t>() == s) ordered.push_back(record);
+  seeds = ordered;
+  run["status"] = ordered.size() == expected_seeds.size() ? "complete" : "incomplete";
+  std::vector<json> results, passkey;
+  double loss = 0, speed = 0, seconds = 0, rss = 0;
+  for (const auto& record : ordered) {
+    if (record.value("status", "complete") == "failed") {
+      run["status"] = "failed";
+      run["error"] = fmt::format("seed {}: {}", record["seed"].get<uint64_t>(), record.value("error", ""));
+      run["results"] = json::array();
+      run.erase("passkey");
+      return;
+    }
+    results.push_back(record.at("results"));
+    if (record.contains("passkey")) passkey.push_back(record["passkey"]);
+    loss += record["train"]["final_loss"].get<double>() / double(ordered.size());
+    speed += record["train"]["tokens_per_second"].get<double>() / double(ordered.size());
+    seconds += record["train"]["seconds"].get<double>();
+    rss = std::max(rss, record.value("peak_rss_mb", 0.0));
+    if (record.contains("notes")) run["notes"] = record["notes"];
+  }
+  if (run["status"] != "complete") return;
+  run["results"] = aggregate_seed_results(results);
+  if (!passkey.empty()) run["passkey"] = aggregate_seed_passkey(passkey);
+  run["train"] = {{"final_loss", loss}, {"tokens_per_second", speed}, {"seconds", seconds}};
+  run["peak_rss_mb"] = rss;
+}
+
+}  // namespace lb
