@@ -1,7 +1,10 @@
 // FIRE (Li et al. 2023, "Functional Interpolation for Relative Positions"): bias(i, j) =
-// f(psi(i - j) / psi(max(threshold, i))) with psi(x) = log(c x + 1) and f a small MLP (1 -> hidden
-// -> heads). Normalising by the query position maps every length onto [0, 1], which is what
-// lets it interpolate rather than extrapolate. One bias for all layers (computed once per forward).
+// f(psi(i - j) / (psi(max(threshold, i)) + eps)) with psi(x) = log(|c| x + 1) and f a small MLP
+// (1 -> hidden -> heads). Normalising by the query position maps every length onto [0, 1], which
+// is what lets it interpolate rather than extrapolate. As in the authors' module: c starts at 0.1,
+// and the threshold is |multiplier| x an initial L (the training length unless given) with the
+// multiplier learned from 1 -- a threshold learned in tokens would move by about lr per Adam step,
+// i.e. not at all. One bias for all layers (computed once per forward).
 #include "encodings/encoding.h"
 
 namespace lb {
@@ -14,17 +17,17 @@ class Fire : public Encoding {
     mlp_ = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(1, hidden),
                                                         torch::nn::ReLU(),
                                                         torch::nn::Linear(hidden, spec.heads)));
-    log_c_ = register_parameter("log_c", torch::log(torch::tensor({double(option("c"))})));
+    c_ = register_parameter("c", torch::tensor({double(option("c"))}));
     const double threshold = option("threshold");
-    threshold_ = register_parameter(
-        "threshold", torch::tensor({threshold > 0 ? threshold : double(spec.train_length)}));
+    initial_threshold_ = threshold > 0 ? threshold : double(spec.train_length);
+    threshold_multiplier_ = register_parameter("threshold_multiplier", torch::ones({1}));
   }
   PositionInputs positions(int64_t T, torch::Device device) override {
     auto distance = distance_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, relative_distance);
-    auto c = log_c_.exp();
+    auto c = c_.abs();
     auto psi = [&](const torch::Tensor& x) { return torch::log1p(c * x); };
     auto query = torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-    auto normaliser = psi(torch::maximum(query, threshold_.abs())).unsqueeze(1);  // [T, 1]
+    auto normaliser = psi(torch::maximum(query, threshold())).unsqueeze(1) + kEps;  // [T, 1]
     auto input = (psi(distance) / normaliser).unsqueeze(-1);                     // [T, T, 1]
     PositionInputs in;
     in.length = T;
@@ -32,12 +35,16 @@ class Fire : public Encoding {
     return in;
   }
   nlohmann::json inspect(int64_t) override {
-    return {{"c", log_c_.exp().item<double>()}, {"threshold", threshold_.abs().item<double>()}};
+    return {{"c", c_.abs().item<double>()}, {"threshold", threshold().item<double>()}};
   }
 
  private:
+  static constexpr double kEps = 1e-6;
+  torch::Tensor threshold() const { return (threshold_multiplier_ * initial_threshold_).abs(); }
+
   torch::nn::Sequential mlp_{nullptr};
-  torch::Tensor log_c_, threshold_;
+  torch::Tensor c_, threshold_multiplier_;
+  double initial_threshold_;
   PositionTableCache distance_;  // [T, T]
 };
 

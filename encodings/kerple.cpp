@@ -9,16 +9,22 @@ namespace {
 class Kerple : public Encoding {
  public:
   explicit Kerple(const EncodingSpec& spec) : Encoding(spec) {
-    // Uniform initialisation as in the reference code; positivity is kept by clamping at use.
+    // Uniform initialisation as in the reference code.
     r1_ = register_parameter("r1", torch::rand({spec.heads, 1, 1}) * 2.0);
     r2_ = register_parameter("r2", torch::rand({spec.heads, 1, 1}));
   }
   PositionInputs positions(int64_t T, torch::Device device) override {
     auto distance = distance_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, relative_distance);
-    const double eps = 1e-2;
+    // Positivity as the reference keeps it: the parameters themselves are projected onto
+    // [eps, inf) before use (a clamp at use would zero their gradient for good once below eps).
+    {
+      torch::NoGradGuard no_grad;
+      r1_.clamp_min_(kEps);
+      r2_.clamp_min_(kEps);
+    }
     PositionInputs in;
     in.length = T;
-    in.bias = -r1_.clamp_min(eps) * torch::log1p(r2_.clamp_min(eps) * distance.unsqueeze(0));
+    in.bias = -r1_ * torch::log1p(r2_ * distance.unsqueeze(0));
     return in;
   }
   nlohmann::json inspect(int64_t) override {
@@ -30,6 +36,7 @@ class Kerple : public Encoding {
   }
 
  private:
+  static constexpr double kEps = 1e-2;
   torch::Tensor r1_, r2_;   // [H, 1, 1]
   PositionTableCache distance_;  // [T, T]
 };

@@ -17,6 +17,7 @@ std::shared_ptr<Encoding> make_alibi(const EncodingSpec&);
 std::shared_ptr<Encoding> make_xpos(const EncodingSpec&);
 std::shared_ptr<Encoding> make_kerple(const EncodingSpec&);
 std::shared_ptr<Encoding> make_fire(const EncodingSpec&);
+std::shared_ptr<Encoding> make_window(const EncodingSpec&);
 
 const std::vector<EncodingInfo>& encoding_registry() {
   using nlohmann::json;
@@ -31,7 +32,7 @@ const std::vector<EncodingInfo>& encoding_registry() {
       {"t5", "T5 causal bucketed relative bias, per head, shared across layers", {K::kRelative, false, true},
        {{"num_buckets", 32}, {"max_distance", 128}}, make_t5},
       {"rope", "rotary embeddings (Su et al.); accepts the inference-time scalings", {K::kRelative, true, false},
-       {{"base", 10000.0}}, make_rope},
+       {{"base", 10000.0}, {"rotary_fraction", 1.0}}, make_rope},
       {"alibi", "linear distance penalty with geometric head slopes (Press et al.)", {K::kRelative, false, false},
        json::object(), make_alibi},
       {"xpos", "rotary + exponential decay zeta^((i-j)/B) (Sun et al.)", {K::kRelative, true, false},
@@ -39,7 +40,11 @@ const std::vector<EncodingInfo>& encoding_registry() {
       {"kerple", "KERPLE log kernel: -r1 log(1 + r2 (i-j)), learned per head (Chi et al.)",
        {K::kRelative, false, true}, json::object(), make_kerple},
       {"fire", "FIRE: MLP of log distance normalised by query position (Li et al.)", {K::kRelative, false, true},
-       {{"hidden", 32}, {"c", 1.0}, {"threshold", 0.0}}, make_fire},
+       {{"hidden", 32}, {"c", 0.1}, {"threshold", 0.0}}, make_fire},
+      {"window", "causal sliding-window attention: keys more than width-1 back are masked (NoPE otherwise)",
+       {K::kRelative, false, false}, {{"width", 0}, {"sinks", 0}}, make_window},
+      {"sinks", "StreamingLLM: a sliding window plus the first `sinks` tokens always visible (NoPE otherwise)",
+       {K::kRelative, false, false}, {{"width", 0}, {"sinks", 4}}, make_window},
   };
   return registry;
 }

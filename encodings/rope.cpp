@@ -1,9 +1,23 @@
 #include "encodings/rope.h"
 
+#include <fmt/format.h>
+
 namespace lb {
 
+int64_t Rope::rotary_pairs() const {
+  const double fraction = spec_.options.value("rotary_fraction", 1.0);
+  return std::llround(fraction * double(spec_.head_dim() / 2));
+}
+
+// Partial rotary (GPT-NeoX's rotary_pct): the first r of the head's d/2 pairs rotate, with the
+// frequencies (and any scaling) of a 2r-dimensional RoPE; the other pairs get angle 0 (cos 1,
+// sin 0), so those dimensions carry no position. Which pairs rotate is immaterial: q and k are
+// learned projections.
 RopeFrequencies Rope::frequencies(int64_t T) const {
-  return rope_frequencies(spec_.head_dim(), option("base"), scaling_, spec_.train_length, T);
+  const int64_t pairs = rotary_pairs();
+  RopeFrequencies f = rope_frequencies(2 * pairs, option("base"), scaling_, spec_.train_length, T);
+  f.inv_freq.resize(size_t(spec_.head_dim() / 2), 0.0);
+  return f;
 }
 
 void Rope::set_scaling(const Scaling& scaling) {
@@ -45,6 +59,10 @@ nlohmann::json Rope::inspect(int64_t T) {
 std::shared_ptr<Encoding> make_rope(const EncodingSpec& spec) {
   if (spec.head_dim() % 2 != 0)
     throw std::invalid_argument("rope needs an even head dimension (model.d_model / model.heads)");
+  const double fraction = spec.options.value("rotary_fraction", 1.0);
+  if (!(fraction > 0 && fraction <= 1) || std::llround(fraction * double(spec.head_dim() / 2)) < 1)
+    throw std::invalid_argument(fmt::format("rope option \"rotary_fraction\" must be in (0, 1] and rotate at least one "
+                                            "of the head's {} dimension pairs, got {}", spec.head_dim() / 2, fraction));
   return std::make_shared<Rope>(spec);
 }
 

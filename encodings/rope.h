@@ -14,6 +14,7 @@ class Rope : public Encoding {
 
  protected:
   RopeFrequencies frequencies(int64_t T) const;
+  int64_t rotary_pairs() const;  // rotated dimension pairs (rotary_fraction of head_dim / 2)
   // Per-position q/k scales for subclasses (xPos): [2, T, head_dim/2] (q, k), or undefined.
   virtual torch::Tensor scales(int64_t T) const { return {}; }
   // Whether the scales depend on T itself (not just on the position).

@@ -42,6 +42,7 @@ constexpr const char* kUsage = R"(usage:
                               [--metric ppl|nll|last_l_ppl] [--baseline RUN]
   lengthbench inspect ENCODING [--scaling S] [--factor F|auto] [--head-dim D] [--heads H]
                                [--train-length L] [--eval-length T] [--base B]
+                               [--options JSON]  (encoding options, e.g. '{"width": 3, "sinks": 1}')
   lengthbench plot REPORT [--out DIR]     (PNG plots; default: next to the report)
   lengthbench claims REPORT [--config CONFIG]   (re-check the claims, or CONFIG's claims, against
                               a finished report; rewrites its report.json and report.md)
@@ -241,7 +242,7 @@ int cmd_plot(int argc, char** argv) {
 }
 
 int cmd_inspect(int argc, char** argv) {
-  Args args(argc, argv, 2, {"scaling", "factor", "head-dim", "heads", "train-length", "eval-length", "base"});
+  Args args(argc, argv, 2, {"scaling", "factor", "head-dim", "heads", "train-length", "eval-length", "base", "options"});
   if (args.positional.size() != 1) throw UsageError("inspect takes one ENCODING (see `lengthbench list`)");
   EncodingSpec spec;
   spec.name = args.positional[0];
@@ -251,6 +252,11 @@ int cmd_inspect(int argc, char** argv) {
   spec.train_length = args.integer("train-length", 128);
   const int64_t T = args.integer("eval-length", spec.train_length);
   spec.max_length = std::max(T, spec.train_length);
+  if (auto options = args.get("options")) {
+    spec.options = nlohmann::json::parse(*options, nullptr, false);
+    if (!spec.options.is_object())
+      throw UsageError(fmt::format("--options must be a JSON object of encoding options, got {}", *options));
+  }
   if (args.get("base")) spec.options["base"] = args.number("base");
   auto encoding = make_encoding(spec);
   Scaling scaling;

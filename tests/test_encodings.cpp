@@ -154,6 +154,75 @@ TEST_CASE("FIRE bias is a function of log-distance normalised by the query posit
   CHECK(bias[0][32][0].item<double>() == Approx(bias[0][16][0].item<double>()).epsilon(1e-5));
 }
 
+TEST_CASE("FIRE starts as the authors' module: c = 0.1, threshold = L x a learned multiplier that training moves") {
+  EncodingSpec spec{"fire", 32, 4, 16, 64};
+  auto enc = make_encoding(spec);
+  CHECK(enc->inspect(16)["c"].get<double>() == Approx(0.1));
+  CHECK(enc->inspect(16)["threshold"].get<double>() == Approx(16.0));
+  auto params = enc->named_parameters();
+  REQUIRE(params.contains("threshold_multiplier"));
+  // Queries below the threshold get a gradient on the multiplier: Adam's lr-sized step moves a
+  // multiplier of 1 by lr relatively (a threshold learned in tokens would move by lr tokens).
+  enc->positions(32, torch::kCPU).bias.sum().backward();
+  CHECK(params["threshold_multiplier"].grad().abs().item<double>() > 0);
+  CHECK(params["c"].grad().abs().item<double>() > 0);
+}
+
+TEST_CASE("KERPLE keeps r1, r2 >= 0.01 by projecting the parameters, so their gradient survives") {
+  EncodingSpec spec{"kerple", 32, 4, 16, 64};
+  auto enc = make_encoding(spec);
+  auto params = enc->named_parameters();
+  {
+    torch::NoGradGuard g;
+    params["r1"].fill_(-1.0);  // as an optimizer step past zero would leave it
+    params["r2"].fill_(0.5);
+  }
+  auto bias = enc->positions(8, torch::kCPU).bias;
+  CHECK(params["r1"].min().item<double>() == Approx(0.01));  // projected in place
+  CHECK(bias[0][5][1].item<double>() == Approx(-0.01 * std::log(1 + 0.5 * 4)));
+  bias.sum().backward();
+  CHECK(params["r1"].grad().abs().min().item<double>() > 0);  // a clamp at use would give 0 here
+}
+
+TEST_CASE("window and sinks: query i sees keys i-width+1..i and the first `sinks` tokens") {
+  // width 3, sinks 1, T = 6: row 5 sees keys 0 (sink), 3, 4, 5; row 2 sees 0, 1, 2.
+  EncodingSpec spec{"sinks", 32, 4, 16, 64};
+  spec.options = {{"width", 3}, {"sinks", 1}};
+  auto enc = make_encoding(spec);
+  const auto visible = enc->inspect(6)["visible"];
+  CHECK(visible[5] == nlohmann::json({1, 0, 0, 1, 1, 1}));
+  CHECK(visible[2] == nlohmann::json({1, 1, 1, 1, 1, 1}));  // j > i: left to the causal mask
+  auto bias = enc->positions(6, torch::kCPU).bias;
+  REQUIRE(bias.sizes() == torch::IntArrayRef({1, 6, 6}));
+  CHECK(std::isinf(bias[0][5][1].item<double>()));
+  CHECK(bias[0][5][3].item<double>() == 0.0);
+  // The plain window (no sinks) defaults to width L/2.
+  EncodingSpec window{"window", 32, 4, 16, 64};
+  auto w = make_encoding(window);
+  CHECK(w->inspect(20)["width"] == 8);
+  CHECK(w->inspect(20)["visible"][19][11] == 0);
+  CHECK(w->inspect(20)["visible"][19][12] == 1);
+  CHECK(w->notes() == "each query sees at most the last 8 tokens");
+}
+
+TEST_CASE("partial rotary rotates the first fraction of pairs with the frequencies of a smaller RoPE") {
+  // head_dim 8, rotary_fraction 0.5: 2 of 4 pairs rotate, at base^(-2i/4) = 1 and 0.01; the rest 0.
+  EncodingSpec spec{"rope", 16, 2, 16, 64};
+  spec.options = {{"rotary_fraction", 0.5}};
+  auto enc = make_encoding(spec);
+  const auto inv = enc->inspect(16)["inv_freq"].get<std::vector<double>>();
+  REQUIRE(inv.size() == 4);
+  CHECK(inv[0] == Approx(1.0));
+  CHECK(inv[1] == Approx(0.01));
+  CHECK(inv[2] == 0.0);
+  CHECK(inv[3] == 0.0);
+  auto pos = enc->positions(16, torch::kCPU);
+  CHECK(pos.cos.slice(1, 2).eq(1).all().item<bool>());  // unrotated pairs: identity
+  CHECK(pos.sin.slice(1, 2).eq(0).all().item<bool>());
+  spec.options = {{"rotary_fraction", 0.1}};  // 0.4 of a pair rounds to none
+  CHECK_THROWS_WITH(make_encoding(spec), Catch::Contains("rotary_fraction"));
+}
+
 TEST_CASE("learned table: untrained rows past L are stated and too-long sequences fail clearly") {
   EncodingSpec spec{"learned", 32, 4, 16, 32};
   auto enc = make_encoding(spec);
