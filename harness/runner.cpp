@@ -198,7 +198,9 @@ std::vector<Unit> select_units(const Config& c, const RunOptions& options, int64
 
 // Forward tokens one length's evaluation of the sample costs.
 int64_t eval_forward_tokens(const Config& c, const EvalSample& sample, const std::string& protocol, int64_t T) {
-  return int64_t(sample.starts.size()) * int64_t(plan_windows(protocol, sample.chunk, T, c.eval.sliding_stride).starts.size()) * T;
+  const auto plan = protocol == "sliding" ? plan_sliding_with_context(sample.chunk, T, c.eval.sliding_stride)
+                                          : plan_windows(protocol, sample.chunk, T, c.eval.sliding_stride);
+  return int64_t(sample.starts.size()) * int64_t(plan.starts.size()) * T;
 }
 
 // Tokens still to train and to evaluate for these units.
@@ -362,10 +364,12 @@ json evaluation_summary(const Config& c, const EvalSample& sample, const Corpus&
             {"sample_rule", sample.kind == "stream"
                                 ? "chunks drawn without replacement from a grid over the concatenated held-out "
                                   "documents (proportional to document length)"
-                                : "documents of at least chunk + 1 tokens, each truncated to its first chunk tokens, "
+                                : "documents of at least context + chunk + 1 tokens, each truncated to its first "
+                                  "context + chunk tokens (the first context tokens only as sliding-window context), "
                                   "drawn without replacement"},
             {"seed", c.seed},
             {"chunk_tokens", sample.chunk},
+            {"context_tokens", sample.context},
             {"chunks", sample.starts.size()},
             {"chunk_starts", sample.starts},
             {"tokens", sample.tokens()},
@@ -424,8 +428,13 @@ json run_experiment(const Config& config, const RunOptions& options) {
   const auto lengths = c.eval_lengths();
   EvalSample sample;
   try {
+    // Sliding windows read T - S tokens before each chunk: keep the longest length's share free.
+    const bool sliding = std::count(c.eval.protocols.begin(), c.eval.protocols.end(), "sliding") > 0;
+    const int64_t context = sliding ? std::max<int64_t>(0, *std::max_element(lengths.begin(), lengths.end()) -
+                                                                c.eval.sliding_stride)
+                                    : 0;
     sample = sample_evaluation(c.eval.sample, corpus.held_out.numel(), corpus.held_out_documents, lengths,
-                               c.data.eval_tokens, c.seed);
+                               c.data.eval_tokens, c.seed, context);
   } catch (const std::invalid_argument& e) {
     throw DataError(fmt::format("data.path \"{}\": {}", c.data.path, e.what()));
   }

@@ -33,6 +33,24 @@ TEST_CASE("every held-out token is scored exactly once, sliding windows keep >= 
   }
 }
 
+TEST_CASE("sliding windows with context score each chunk token once, every one with >= T-S tokens before it") {
+  for (auto [C, T, S] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{96, 32, 8}, {512, 512, 64}, {100, 32, 12}, {64, 64, 64}}) {
+    INFO(C << " " << T << " " << S);
+    const auto plan = plan_sliding_with_context(C, T, S);
+    CHECK(plan.starts.front() == S - T);  // reaches T - S tokens before the chunk
+    std::vector<int> scored(size_t(C), 0);
+    int64_t min_context = C;
+    for (size_t w = 0; w < plan.starts.size(); ++w)
+      for (int64_t p = plan.score_from[w]; p < T; ++p) {
+        REQUIRE(plan.starts[w] + p >= 0);
+        ++scored[size_t(plan.starts[w] + p)];
+        min_context = std::min(min_context, p);
+      }
+    CHECK(std::all_of(scored.begin(), scored.end(), [](int n) { return n == 1; }));
+    CHECK(min_context >= T - S);
+  }
+}
+
 TEST_CASE("sliding with stride = window equals non-overlapping") {
   auto a = plan_windows("sliding", 96, 32, 32), b = plan_windows("nonoverlapping", 96, 32, 0);
   CHECK(a.starts == b.starts);
@@ -68,15 +86,22 @@ TEST_CASE("the evaluation sample covers every held-out document, the same chunks
                     Catch::Contains("at least 257") && Catch::Contains("longest held-out document has"));
   CHECK_THROWS_WITH(sample_evaluation("stream", 1000, {0}, {128, 384, 512}, 5000, 7),
                     Catch::Contains("1000 tokens") && Catch::Contains("1537"));
+  // Sliding context: stream chunks start at >= P; document chunks P tokens into their document.
+  const auto with_context = sample_evaluation("stream", total, starts, {16, 32, 48}, 1 << 30, 7, 40);
+  CHECK(with_context.starts.front() >= 40);
+  const auto docs_context = sample_evaluation("documents", total, starts, {16, 32, 48}, 1 << 30, 7, 40);
+  for (int64_t s : docs_context.starts) CHECK(std::find(starts.begin(), starts.end(), s - 40) != starts.end());
+  CHECK(docs_context.eligible_documents < docs.eligible_documents);  // needs 40 + 96 + 1 tokens
 }
 
 TEST_CASE("evaluate: token counts, buckets and protocols agree on a tiny model") {
   auto model = test::tiny_model("alibi", 16, 64);
   torch::manual_seed(0);
-  auto held = torch::randint(256, {400}, torch::kUInt8);
+  auto held = torch::randint(256, {450}, torch::kUInt8);
   EvalSample sample;
   sample.chunk = 384;
-  sample.starts = {0};
+  sample.context = 48;  // T - S for the sliding run below
+  sample.starts = {48};
   sample.document_starts = {0, 100, 250};
   EvalOptions o;
   o.train_length = 16;
@@ -93,9 +118,9 @@ TEST_CASE("evaluate: token counts, buckets and protocols agree on a tiny model")
   CHECK(bucket_tokens == non.tokens);
   CHECK(non.buckets.size() == 4);
   CHECK(non.last_l_tokens == 6 * 16);
-  // Each scored token counts for its document: targets 1..384 fall 99 / 150 / 135 into the three.
+  // Each scored token counts for its document: targets 49..432 fall 51 / 150 / 183 into the three.
   CHECK(non.document_ids == std::vector<int64_t>{0, 1, 2});
-  CHECK(non.document_tokens == std::vector<int64_t>{99, 150, 135});
+  CHECK(non.document_tokens == std::vector<int64_t>{51, 150, 183});
   CHECK(non.nll_stderr == Approx(clustered_stderr(non.document_nll, non.document_tokens)));
 
   o.protocol = "sliding";
@@ -106,7 +131,7 @@ TEST_CASE("evaluate: token counts, buckets and protocols agree on a tiny model")
   o.stride = 16;
   auto sliding = evaluate(model, held, sample, 64, o);
   CHECK(sliding.tokens == 384);
-  CHECK(sliding.windows == 21);
+  CHECK(sliding.windows == 24);  // from 48 tokens before the chunk, stride 16
   int64_t sliding_bucket_tokens = 0;
   for (const auto& b : sliding.buckets) sliding_bucket_tokens += b.tokens;
   CHECK(sliding_bucket_tokens == 384);

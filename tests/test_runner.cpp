@@ -74,7 +74,8 @@ TEST_CASE("run: too little held-out data for the longest length is a clear error
   auto cfg = small_config(make_corpus(dir));
   cfg["eval"]["lengths"] = {1, 1024};  // 16384-token windows: more than the held-out split
   CHECK_THROWS_WITH(run_experiment(parse_config(cfg), {(dir.path / "out").string()}),
-                    Catch::Contains("held-out split has") && Catch::Contains("needs at least 16385"));
+                    Catch::Contains("held-out split has") && Catch::Contains("needs at least 32761") &&
+                        Catch::Contains("16376 tokens of sliding-window context"));
 }
 
 TEST_CASE("run: shards deal whole trained models, and merging them gives the unsharded report") {

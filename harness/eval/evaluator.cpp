@@ -53,12 +53,13 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, const EvalSample&
   const int64_t C = sample.chunk;
   if (C % T != 0) throw std::invalid_argument(fmt::format("chunk of {} tokens is not a multiple of T={}", C, T));
   // Every window of every chunk: its start in the stream and the first position it scores.
-  const auto plan = plan_windows(opt.protocol, C, T, opt.stride);
+  const auto plan = opt.protocol == "sliding" ? plan_sliding_with_context(C, T, opt.stride)
+                                              : plan_windows(opt.protocol, C, T, opt.stride);
   std::vector<int64_t> starts, score_from;
   for (int64_t chunk : sample.starts) {
-    if (chunk + C + 1 > held_out.numel())
-      throw std::invalid_argument(fmt::format("held-out stream has {} tokens, chunk at {} needs {}", held_out.numel(),
-                                              chunk, chunk + C + 1));
+    if (chunk + C + 1 > held_out.numel() || chunk + plan.starts.front() < 0)
+      throw std::invalid_argument(fmt::format("held-out stream has {} tokens; the chunk at {} needs [{}, {})",
+                                              held_out.numel(), chunk, chunk + plan.starts.front(), chunk + C + 1));
     for (size_t w = 0; w < plan.starts.size(); ++w) {
       starts.push_back(chunk + plan.starts[w]);
       score_from.push_back(plan.score_from[w]);

@@ -22,6 +22,15 @@ WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, 
   return {starts, score_from};
 }
 
+WindowPlan plan_sliding_with_context(int64_t chunk, int64_t T, int64_t stride) {
+  // Sliding windows over [S - T, chunk) with the first window scoring only its last S tokens.
+  const int64_t before = T - stride;
+  WindowPlan plan = plan_windows("sliding", chunk + before, T, stride);
+  plan.score_from[0] = before;
+  for (auto& s : plan.starts) s -= before;
+  return plan;
+}
+
 int64_t default_sliding_stride(int64_t train_length) { return std::max<int64_t>(1, train_length / 2); }
 
 int64_t lcm_of(const std::vector<int64_t>& lengths) {
@@ -36,36 +45,38 @@ int64_t document_of(const std::vector<int64_t>& document_starts, int64_t positio
 
 EvalSample sample_evaluation(const std::string& kind, int64_t held_out_tokens,
                              const std::vector<int64_t>& document_starts, const std::vector<int64_t>& lengths,
-                             int64_t budget, uint64_t seed) {
+                             int64_t budget, uint64_t seed, int64_t context) {
   EvalSample s;
   s.kind = kind;
   s.chunk = lcm_of(lengths);
+  s.context = context;
+  const int64_t P = context;
   s.document_starts = document_starts.empty() ? std::vector<int64_t>{0} : document_starts;
   const int64_t C = s.chunk;
   // Candidate chunk starts; each needs C + 1 tokens (inputs and the last target).
   std::vector<int64_t> candidates;
   if (kind == "stream") {
-    for (int64_t start = 0; start + C + 1 <= held_out_tokens; start += C) candidates.push_back(start);
+    for (int64_t start = P; start + C + 1 <= held_out_tokens; start += C) candidates.push_back(start);
     if (!candidates.empty() && candidates.back() + C + 1 < held_out_tokens) candidates.push_back(held_out_tokens - C - 1);
     if (candidates.empty())
       throw std::invalid_argument(fmt::format(
           "the held-out split has {} tokens; scoring the same tokens at every eval length needs at least {} "
-          "(a multiple of every length, plus one) -- raise data.held_out_fraction, use more data, or change "
+          "(a multiple of every length, plus one{}) -- raise data.held_out_fraction, use more data, or change "
           "eval.lengths",
-          held_out_tokens, C + 1));
+          held_out_tokens, P + C + 1, P > 0 ? fmt::format(", plus {} tokens of sliding-window context", P) : ""));
   } else if (kind == "documents") {
     int64_t longest = 0;
     for (size_t d = 0; d < s.document_starts.size(); ++d) {
       const int64_t end = d + 1 < s.document_starts.size() ? s.document_starts[d + 1] : held_out_tokens;
       longest = std::max(longest, end - s.document_starts[d]);
-      if (end - s.document_starts[d] >= C + 1) candidates.push_back(s.document_starts[d]);
+      if (end - s.document_starts[d] >= P + C + 1) candidates.push_back(s.document_starts[d] + P);
     }
     if (candidates.empty())
       throw std::invalid_argument(fmt::format(
           "eval.sample \"documents\" scores documents of at least {} tokens (a multiple of every eval length, "
-          "plus one), but the longest held-out document has {} -- use eval.sample \"stream\" or shorter "
+          "plus one{}), but the longest held-out document has {} -- use eval.sample \"stream\" or shorter "
           "eval.lengths",
-          C + 1, longest));
+          P + C + 1, P > 0 ? fmt::format(", plus {} tokens of sliding-window context", P) : "", longest));
   } else {
     throw std::invalid_argument(fmt::format("unknown eval.sample \"{}\"", kind));
   }

@@ -3,8 +3,10 @@
 //
 // The sample is a set of chunks of C tokens, C the least common multiple of the eval lengths,
 // so that every length scores exactly the same tokens: each chunk is cut into windows of T
-// (non-overlapping), or covered by windows of T sliding by S inside it. Chunks come from the
-// whole held-out split (EvalSample), and every scored token is attributed to the held-out
+// (non-overlapping), or scored by windows of T sliding by S whose first window reaches T - S
+// tokens back before the chunk (every chunk keeps P = max(T) - S tokens of context in front of
+// it), so every token scored under sliding has at least T - S tokens of context. Chunks come from
+// the whole held-out split (EvalSample), and every scored token is attributed to the held-out
 // document it belongs to: the unit errors are clustered by.
 #pragma once
 #include <cstdint>
@@ -24,20 +26,27 @@ struct WindowPlan {
 // land there. Every token in [0, tokens) is scored exactly once.
 WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, int64_t stride);
 
+// Windows of T sliding by S that score exactly [0, chunk) of a chunk with T - S tokens of context
+// before it: window starts are relative to the chunk (the first is S - T, i.e. before it).
+WindowPlan plan_sliding_with_context(int64_t chunk, int64_t T, int64_t stride);
+
 // The sliding stride used when eval.sliding_stride is 0: half the training length, so that at
-// T = L every token after a chunk's first window sees at least L/2 tokens of context.
+// T = L every scored token sees at least L/2 tokens of context.
 int64_t default_sliding_stride(int64_t train_length);
 
 // Sample kinds (eval.sample):
 //   "stream":    chunks at random positions of the concatenated held-out documents (a grid of
-//                C-token slots, the last one flush with the end, drawn without replacement):
-//                documents are represented in proportion to their length; chunks may span two.
+//                C-token slots from position P on, the last one flush with the end, drawn
+//                without replacement): documents are represented in proportion to their length;
+//                chunks (and their context) may span two.
 //   "documents": the long-context papers' protocol (YaRN, LongRoPE): only documents of at least
-//                C + 1 tokens, each truncated to its first C tokens (one chunk per document),
-//                drawn without replacement. Every length sees the same documents.
+//                P + C + 1 tokens, each truncated to its first P + C tokens (the first P are
+//                context only; P = 0 without sliding), one chunk per document, drawn without
+//                replacement. Every length sees the same documents.
 struct EvalSample {
   std::string kind;
   int64_t chunk = 0;                  // C
+  int64_t context = 0;                // P: tokens before each chunk that sliding windows may read
   std::vector<int64_t> starts;        // chunk starts in the held-out stream, ascending
   std::vector<int64_t> document_starts;  // the held-out documents (copied from the corpus)
   int64_t eligible_documents = 0;     // documents a chunk could come from
@@ -47,11 +56,12 @@ struct EvalSample {
 
 int64_t lcm_of(const std::vector<int64_t>& lengths);
 
-// Draws at most budget / C chunks (at least one) with a generator seeded by `seed`. Throws
-// std::invalid_argument saying what is needed when the held-out split cannot give one chunk.
+// Draws at most budget / C chunks (at least one) with a generator seeded by `seed`, each with
+// `context` tokens before it. Throws std::invalid_argument saying what is needed when the
+// held-out split cannot give one chunk.
 EvalSample sample_evaluation(const std::string& kind, int64_t held_out_tokens,
                              const std::vector<int64_t>& document_starts, const std::vector<int64_t>& lengths,
-                             int64_t budget, uint64_t seed);
+                             int64_t budget, uint64_t seed, int64_t context = 0);
 
 // Index of the document holding stream position `position`.
 int64_t document_of(const std::vector<int64_t>& document_starts, int64_t position);
