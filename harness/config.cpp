@@ -303,6 +303,60 @@ void apply_override(json& config, const std::string& assignment) {
   *node = value;
 }
 
+namespace {
+
+// A run entry's "grid": {"key": [v1, v2, ...], ...} stands for one run per combination of values
+// (the cartesian product, first key slowest), named "<name> key=v ...". Any run-entry key may
+// vary (encoding options, scaling, factor, ...); each expanded run is then checked as if written out.
+json expand_grids(const json& runs) {
+  json out = json::array();
+  if (!runs.is_array()) throw ConfigError("config key \"runs\" must be a list of run entries");
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const json& entry = runs[i];
+    if (!entry.is_object() || !entry.contains("grid")) {
+      out.push_back(entry);
+      continue;
+    }
+    const json& grid = entry["grid"];
+    const std::string where = fmt::format("config key \"runs[{}].grid\"", i);
+    if (!grid.is_object() || grid.empty())
+      throw ConfigError(where + " must be an object of key: [values], e.g. {\"base\": [500, 10000, 500000]}");
+    for (const auto& [key, values] : grid.items()) {
+      if (!values.is_array() || values.empty())
+        throw ConfigError(fmt::format("{}.{} must be a non-empty list of values", where, key));
+      if (key == "name" || key == "grid" || entry.contains(key))
+        throw ConfigError(fmt::format("{}.{}: a grid key must not also be set in the entry (or be name/grid)", where, key));
+    }
+    json base = entry;
+    base.erase("grid");
+    // Named after the entry as written (its name, else its encoding and scaling), then the values.
+    std::string stem = entry.value("name", std::string());
+    if (stem.empty()) {
+      stem = entry.value("encoding", std::string("run"));
+      if (entry.contains("scaling") && entry["scaling"].is_string() && entry["scaling"] != "none")
+        stem += "+" + entry["scaling"].get<std::string>();
+    }
+    base["/grid_suffix"] = stem;
+    std::vector<json> expanded = {base};
+    for (const auto& [key, values] : grid.items()) {
+      std::vector<json> next;
+      for (const auto& partial : expanded)
+        for (const auto& value : values) {
+          json child = partial;
+          child[key] = value;
+          const std::string shown = value.is_string() ? value.get<std::string>() : value.dump();
+          child["/grid_suffix"] = child["/grid_suffix"].get<std::string>() + " " + key + "=" + shown;
+          next.push_back(child);
+        }
+      expanded = next;
+    }
+    for (auto& child : expanded) out.push_back(child);
+  }
+  return out;
+}
+
+}  // namespace
+
 Config parse_config(const json& user) {
   const json resolved = merge(config_defaults(), user, "");
   for (const auto& seed : resolved["seeds"])
@@ -374,11 +428,17 @@ Config parse_config(const json& user) {
   for (double d : c.eval.passkey.depths)
     fail_unless(d >= 0 && d <= 1, fmt::format("config key \"eval.passkey.depths\": {} is not in [0, 1]", d));
 
-  const auto& runs = resolved["runs"];
+  const json runs = expand_grids(resolved["runs"]);
   fail_unless(!runs.empty(), "config key \"runs\" must list at least one run, e.g. {\"encoding\": \"rope\"}");
+  c.resolved["runs"] = runs;
   std::set<std::string> names;
   for (size_t i = 0; i < runs.size(); ++i) {
-    c.runs.push_back(parse_run(runs[i], i));
+    json entry = runs[i];
+    if (entry.is_object() && entry.contains("/grid_suffix")) {  // an expanded grid run: its generated name
+      entry["name"] = entry["/grid_suffix"];
+      entry.erase("/grid_suffix");
+    }
+    c.runs.push_back(parse_run(entry, i));
     fail_unless(names.insert(c.runs.back().name).second,
                 fmt::format("config key \"runs[{}].name\": duplicate run name \"{}\"", i, c.runs.back().name));
     c.resolved["runs"][i] = c.runs.back().entry;

@@ -114,3 +114,27 @@ TEST_CASE("defaults come from the structs: one source for keys, values and types
   CHECK(run.finetune.steps == 5);
   CHECK(run.finetune.length == FinetuneConfig{}.length);
 }
+
+TEST_CASE("a run entry's grid expands into one named run per combination of values") {
+  json cfg = json::parse(R"({"runs": [{"encoding": "rope", "grid": {"base": [500, 10000], "scaling": ["none", "ntk"]}},
+                                      {"name": "w", "encoding": "window", "grid": {"width": [16, 32]}},
+                                      {"encoding": "alibi"}]})");
+  const Config c = parse_config(cfg);
+  std::vector<std::string> names;
+  for (const auto& run : c.runs) names.push_back(run.name);
+  CHECK(names == std::vector<std::string>{"rope base=500 scaling=none", "rope base=500 scaling=ntk",
+                                          "rope base=10000 scaling=none", "rope base=10000 scaling=ntk",
+                                          "w width=16", "w width=32", "alibi"});
+  CHECK(c.runs[1].scaling.method == "ntk");
+  CHECK(c.runs[2].encoding_options["base"] == 10000);
+  CHECK(c.runs[5].encoding_options["width"] == 32);
+  CHECK(c.resolved["runs"].size() == 7);  // the report shows the runs as expanded
+  CHECK(!c.resolved["runs"][0].contains("grid"));
+  cfg["runs"][0]["grid"]["base"] = json::array();
+  CHECK_THROWS_WITH(parse_config(cfg), Catch::Contains("runs[0].grid\".base must be a non-empty list"));
+  cfg["runs"][0]["grid"] = {{"bse", {1, 2}}};
+  CHECK_THROWS_WITH(parse_config(cfg), Catch::Contains("unknown config key") && Catch::Contains("bse"));
+  cfg["runs"][0]["grid"] = {{"base", {1, 2}}};
+  cfg["runs"][0]["base"] = 3;
+  CHECK_THROWS_WITH(parse_config(cfg), Catch::Contains("must not also be set"));
+}
