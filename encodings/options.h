@@ -1,5 +1,6 @@
 // Options of an encoding or a scaling: every key has a default, unknown keys are errors, values
-// are numbers. One rule for both (the registry and the scaling table hold the defaults).
+// are numbers (lists of numbers where the default is a list). One rule for both (the registry
+// and the scaling table hold the defaults).
 #pragma once
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -9,6 +10,15 @@
 #include <vector>
 
 namespace lb {
+
+// Whether `value` has the type of the option whose default is `like`.
+inline bool option_value_ok(const nlohmann::json& like, const nlohmann::json& value) {
+  if (!like.is_array()) return value.is_number();
+  if (!value.is_array()) return false;
+  for (const auto& v : value)
+    if (!v.is_number()) return false;
+  return true;
+}
 
 // `defaults` overlaid with `given`; throws std::invalid_argument naming `owner` (e.g.
 // `encoding "rope"`) and the allowed keys.
@@ -21,8 +31,9 @@ inline nlohmann::json fill_options(const nlohmann::json& defaults, const nlohman
       throw std::invalid_argument(fmt::format("{} has no option \"{}\"; allowed: {}", owner, key,
                                               allowed.empty() ? std::string("none") : fmt::format("{}", fmt::join(allowed, ", "))));
     }
-    if (!value.is_number())
-      throw std::invalid_argument(fmt::format("option \"{}\" of {} must be a number, got {}", key, owner, value.dump()));
+    if (!option_value_ok(defaults[key], value))
+      throw std::invalid_argument(fmt::format("option \"{}\" of {} must be {}, got {}", key, owner,
+                                              defaults[key].is_array() ? "a list of numbers" : "a number", value.dump()));
     options[key] = value;
   }
   return options;

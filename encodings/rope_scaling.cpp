@@ -88,6 +88,23 @@ RopeFrequencies llama3(const RopeScalingArgs& a) {
   return {inv, 1.0, a.factor};
 }
 
+// LongRoPE (Ding et al. 2024), as HF's "longrope": inv_freq_i = 1 / (r_i * base^(2i/d)) with the
+// per-dimension rescale factors r = long_factor for sequences longer than L, else short_factor
+// (empty list = all 1), and q, k scaled by attention_factor (0 = sqrt(1 + ln s / ln L) for s > 1).
+// The factors are searched per model in the paper; here they are given in the run entry.
+RopeFrequencies longrope(const RopeScalingArgs& a) {
+  auto inv = rope_inv_freq(a.head_dim, a.base);
+  const auto& list = a.options.at(a.seq_length > a.train_length ? "long_factor" : "short_factor");
+  if (!list.empty() && list.size() != inv.size())
+    throw std::invalid_argument(fmt::format("longrope factor lists need one entry per rotated dimension pair ({}), got {}",
+                                            inv.size(), list.size()));
+  for (size_t i = 0; i < list.size(); ++i) inv[i] /= list[i].get<double>();
+  double attention = a.options.at("attention_factor");
+  if (attention <= 0)
+    attention = a.factor > 1 ? std::sqrt(1 + std::log(a.factor) / std::log(double(a.train_length))) : 1.0;
+  return {inv, attention, a.factor};
+}
+
 }  // namespace
 
 const std::vector<ScalingMethod>& scaling_methods() {
@@ -106,6 +123,9 @@ const std::vector<ScalingMethod>& scaling_methods() {
        {{"beta_fast", 32.0}, {"beta_slow", 1.0}}, FactorRule::kGiven, ntk_by_parts},
       {"llama3", "Llama 3.1 frequency-band scaling (low/high wavelength bands)",
        {{"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}}, FactorRule::kGiven, llama3},
+      {"longrope", "LongRoPE (Ding et al. 2024): per-dimension rescale factors, long past L, short up to L",
+       {{"short_factor", json::array()}, {"long_factor", json::array()}, {"attention_factor", 0.0}},
+       FactorRule::kGiven, longrope, /*always_per_length=*/true},
   };
   return methods;
 }
@@ -151,8 +171,9 @@ double resolve_factor(const Scaling& scaling, int64_t train_length, int64_t seq_
 }
 
 bool depends_on_length(const Scaling& scaling) {
-  const auto rule = scaling_method(scaling.method).factor_rule;
-  return rule == FactorRule::kFromLength || (rule == FactorRule::kGiven && !scaling.factor);
+  const auto& method = scaling_method(scaling.method);
+  const auto rule = method.factor_rule;
+  return method.always_per_length || rule == FactorRule::kFromLength || (rule == FactorRule::kGiven && !scaling.factor);
 }
 
 RopeFrequencies rope_frequencies(int64_t head_dim, double base, const Scaling& scaling, int64_t train_length,

@@ -52,6 +52,8 @@ struct ScalingMethod {
   nlohmann::json option_defaults;  // every option the method takes, with its default
   FactorRule factor_rule;
   RopeScalingFn compute;
+  // The frequencies change with T even at a fixed factor (LongRoPE switches factor lists past L).
+  bool always_per_length = false;
 };
 
 const std::vector<ScalingMethod>& scaling_methods();

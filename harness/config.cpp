@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 
+#include "encodings/options.h"
 #include "encodings/registry.h"
 #include "encodings/rope_scaling.h"
 #include "harness/atomic_file.h"
@@ -205,7 +206,9 @@ RunSpec parse_run(const json& entry, size_t index) {
       if (!value.is_number()) throw ConfigError(fmt::format("config key \"{}.{}\" must be a number", where, key));
       run.encoding_options[key] = value;
     } else if (scaling->option_defaults.contains(key)) {
-      if (!value.is_number()) throw ConfigError(fmt::format("config key \"{}.{}\" must be a number", where, key));
+      if (!option_value_ok(scaling->option_defaults[key], value))
+        throw ConfigError(fmt::format("config key \"{}.{}\" must be {}", where, key,
+                                      scaling->option_defaults[key].is_array() ? "a list of numbers" : "a number"));
       run.scaling.options[key] = value;
     }
   }
@@ -442,6 +445,15 @@ Config parse_config(const json& user) {
     fail_unless(names.insert(c.runs.back().name).second,
                 fmt::format("config key \"runs[{}].name\": duplicate run name \"{}\"", i, c.runs.back().name));
     c.resolved["runs"][i] = c.runs.back().entry;
+  }
+  for (size_t i = 0; i < c.runs.size(); ++i) {  // list-valued scaling options need one entry per rotated pair
+    const auto& run = c.runs[i];
+    const int64_t pairs = std::llround(run.encoding_options.value("rotary_fraction", 1.0) *
+                                       double(c.model.d_model / c.model.heads / 2));
+    for (const auto& [key, value] : run.scaling.options.items())
+      fail_unless(!value.is_array() || value.empty() || int64_t(value.size()) == pairs,
+                  fmt::format("config key \"runs[{}].{}\" lists {} factors; this model rotates {} dimension pairs "
+                              "per head (model.d_model / model.heads / 2)", i, key, value.size(), pairs));
   }
   c.resolved["eval"]["sliding_stride"] = c.eval.sliding_stride;
   std::vector<std::string> run_names;

@@ -212,8 +212,31 @@ TEST_CASE("Llama 3 matches constants derived independently from Meta's definitio
   check_close(rope_frequencies(64, 500000, validate_scaling(custom), 1024, 4096).inv_freq, kLlama3D64Base5e5L1024S4);
 }
 
+TEST_CASE("LongRoPE divides each frequency by its rescale factor: short lists up to L, long ones past it") {
+  // head_dim 8, base 10000: plain [1, 0.1, 0.01, 0.001]; s = 4, L = 128.
+  Scaling s;
+  s.method = "longrope";
+  s.factor = 4.0;
+  s.options = {{"short_factor", {1, 1, 2, 2}}, {"long_factor", {1, 2, 4, 8}}};
+  s = validate_scaling(s);
+  const auto at_l = rope_frequencies(8, 10000, s, 128, 128), past = rope_frequencies(8, 10000, s, 128, 512);
+  check_close(at_l.inv_freq, {1, 0.1, 0.005, 0.0005});
+  check_close(past.inv_freq, {1, 0.05, 0.0025, 0.000125});
+  // attention factor sqrt(1 + ln 4 / ln 128) = sqrt(1 + 2/7) = 1.1338934
+  CHECK(past.attention_scale == Approx(std::sqrt(1.0 + 2.0 / 7.0)));
+  s.options["attention_factor"] = 1.5;
+  CHECK(rope_frequencies(8, 10000, s, 128, 512).attention_scale == 1.5);
+  CHECK(depends_on_length(s));  // the list switches at L even with a fixed factor
+  s.options["long_factor"] = {1, 2};
+  CHECK_THROWS_WITH(rope_frequencies(8, 10000, s, 128, 512), Catch::Contains("one entry per rotated dimension pair (4)"));
+  Scaling bad;
+  bad.method = "longrope";
+  bad.options = {{"long_factor", 2}};
+  CHECK_THROWS_WITH(validate_scaling(bad), Catch::Contains("must be a list of numbers"));
+}
+
 TEST_CASE("scaling validation names the allowed values") {
-  CHECK_THROWS_WITH(scaling("linear"), Catch::Contains("allowed: none, pi, ntk, dynamic-ntk, yarn, ntk-by-parts, llama3"));
+  CHECK_THROWS_WITH(scaling("linear"), Catch::Contains("allowed: none, pi, ntk, dynamic-ntk, yarn, ntk-by-parts, llama3, longrope"));
   CHECK_THROWS_WITH(scaling("pi", 0.5), Catch::Contains(">= 1"));
   Scaling s;
   s.method = "pi";
