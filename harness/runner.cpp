@@ -461,7 +461,8 @@ json run_experiment(const Config& config, const RunOptions& options) {
                  {"runs", json::array()}};
   if (!report_parallel.is_null()) report["data_parallel"] = report_parallel;
 
-  // Finished runs of an *interrupted* invocation with the same config are kept, not recomputed.
+  // Finished runs of an *interrupted* invocation with the same config, data and evaluation sample
+  // are kept, not recomputed.
   // A complete report (e.g. the one committed under results/) is evaluated afresh; an unreadable
   // one is set aside.
   std::map<std::string, json> finished;
@@ -471,8 +472,10 @@ json run_experiment(const Config& config, const RunOptions& options) {
       // Same config and data and the same effective precision ("auto" may resolve differently on
       // another machine): one report never mixes bf16 and fp32 runs.
       const json effective = previous["environment"].value("precision", json::object()).value("effective", json());
+      // The same evaluation too: kept seeds must have scored the same sample (a change to how the
+      // sample is drawn would otherwise mix two samples in one run's mean).
       if (previous["status"] == "incomplete" && previous["config"] == c.resolved && previous["data"] == corpus.summary &&
-          effective == precision.effective)
+          previous.value("evaluation", json()) == report["evaluation"] && effective == precision.effective)
         for (const auto& run : previous["runs"])
           for (const auto& record : run.value("seeds", json::array()))
             if (record.value("status", "") == "complete")
