@@ -248,7 +248,7 @@ json run_one(const Config& c, const Unit& unit, GPT model, const json& train_jso
 }
 
 // The seed-independent part of a run's entry; per-seed records go under "seeds".
-json run_entry(const Config& c, const RunSpec& run, const json& identity, int64_t parameters) {
+json run_entry(const Config& c, const RunSpec& run, const json& identity) {
   json model = identity;
   model.erase("seed");  // runs with equal "trained_model" differ only by inference-time settings
   json trained = {{"model", model}, {"finetune", run.finetune.steps > 0 ? run.entry["finetune"] : json(nullptr)},
@@ -261,7 +261,7 @@ json run_entry(const Config& c, const RunSpec& run, const json& identity, int64_
           {"scaling_options", run.scaling.options},
           {"encoding_options", run.encoding_options},
           {"train_length", c.train.length},
-          {"parameters", parameters},
+          {"parameters", 0},  // from the first seed's record
           {"trained_model", short_hash(trained)},
           {"seeds", json::array()},
           {"results", json::array()}};
@@ -299,7 +299,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
   for (const auto& unit : units) {
     const RunSpec& run = *unit.run;
     const std::string unit_name = fmt::format("{} seed {}", run.name, unit.seed);
-    if (!entries.count(run.name)) entries[run.name] = run_entry(c, run, unit.identity, 0);
+    if (!entries.count(run.name)) entries[run.name] = run_entry(c, run, unit.identity);
     json& entry = entries[run.name];
     json record;
     if (auto hit = finished.find(unit_name); hit != finished.end()) {
