@@ -162,6 +162,13 @@ std::string duration(double s) { return fmt::format("{:.1f}s", s); }
 
 namespace {
 
+// "<run> seed <s>": names one (run, seed) unit in shard lists and resumed reports.
+std::string unit_name(const std::string& run, uint64_t seed) { return fmt::format("{} seed {}", run, seed); }
+// The label in progress lines: the seed is only shown when the config has several.
+std::string log_label(const Config& c, const std::string& name, uint64_t seed) {
+  return c.training_seeds().size() > 1 ? unit_name(name, seed) : name;
+}
+
 // One run of the config with one training seed, and the trained model it needs, named by its identity.
 struct Unit {
   const RunSpec* run;
@@ -189,7 +196,7 @@ std::vector<Unit> select_units(const Config& c, const RunOptions& options, int64
     }
   if (options.shard_count > 0) {
     json names = json::array();
-    for (const auto& s : selected) names.push_back(fmt::format("{} seed {}", s.run->name, s.seed));
+    for (const auto& s : selected) names.push_back(unit_name(s.run->name, s.seed));
     report["shard"] = {{"index", options.shard_index}, {"count", options.shard_count}, {"runs", names}};
     spdlog::info("shard {}/{}: {}", options.shard_index, options.shard_count, names.dump());
   }
@@ -239,8 +246,7 @@ json run_one(const Config& c, const Unit& unit, GPT model, const json& train_jso
   model->encoding().set_scaling(run.scaling);
   if (auto notes = model->encoding().notes(); !notes.empty()) record["notes"] = notes;
   const auto eval_start = std::chrono::steady_clock::now();
-  const std::string label = c.training_seeds().size() > 1 ? fmt::format("{} seed {}", run.name, unit.seed) : run.name;
-  record["results"] = evaluate_run(c, label, model, corpus, lengths, sample, compute);
+  record["results"] = evaluate_run(c, log_label(c, run.name, unit.seed), model, corpus, lengths, sample, compute);
   if (c.eval.passkey.trials > 0) record["passkey"] = passkey_run(c, model, corpus, lengths, compute);
   record["eval_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
   record["peak_rss_mb"] = peak_rss_mb();  // of the process so far
@@ -298,20 +304,19 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
   };
   for (const auto& unit : units) {
     const RunSpec& run = *unit.run;
-    const std::string unit_name = fmt::format("{} seed {}", run.name, unit.seed);
+    const std::string name = unit_name(run.name, unit.seed);
     if (!entries.count(run.name)) entries[run.name] = run_entry(c, run, unit.identity);
     json& entry = entries[run.name];
     json record;
-    if (auto hit = finished.find(unit_name); hit != finished.end()) {
-      spdlog::info("[{}] already evaluated in {}; kept", unit_name, report_path);
+    if (auto hit = finished.find(name); hit != finished.end()) {
+      spdlog::info("[{}] already evaluated in {}; kept", name, report_path);
       record = hit->second;
     } else {
       try {
         if (auto f = failed.find(unit.key); f != failed.end()) throw NumericError(f->second);
         if (!models.count(unit.key)) {
           GPT model = build_model(c, run, corpus.vocab, max_length, unit.seed);
-          TrainJob job = train_job(c, c.training_seeds().size() > 1 ? fmt::format("{} seed {}", run.encoding, unit.seed)
-                                                                       : run.encoding, compute.bf16, unit.seed);
+          TrainJob job = train_job(c, log_label(c, run.encoding, unit.seed), compute.bf16, unit.seed);
           job.checkpoint = (out / "checkpoints" / unit.key).string();
           job.data_parallel = compute.data_parallel;
           spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}, seed {}", run.encoding, unit.key,
@@ -327,7 +332,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
         record = run_one(c, unit, models.at(unit.key), train_stats.at(unit.key), corpus, lengths, sample, max_length,
                          out, compute);
       } catch (const NumericError& e) {
-        spdlog::error("[{}] failed: {}", unit_name, e.what());
+        spdlog::error("[{}] failed: {}", name, e.what());
         record = {{"seed", unit.seed}, {"status", "failed"}, {"error", e.what()}};
       } catch (const c10::Error& e) {
         const std::string message = error_line(e);
@@ -341,7 +346,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
     if (compute.main()) aggregate_run(entry, seeds_of(run));
     write_runs();
     if (compute.main()) write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete
-    check_interrupt(fmt::format("after run \"{}\" (report {} is marked incomplete)", unit_name, report_path));
+    check_interrupt(fmt::format("after run \"{}\" (report {} is marked incomplete)", name, report_path));
   }
   write_runs();
 }
@@ -479,7 +484,7 @@ json run_experiment(const Config& config, const RunOptions& options) {
         for (const auto& run : previous["runs"])
           for (const auto& record : run.value("seeds", json::array()))
             if (record.value("status", "") == "complete")
-              finished[fmt::format("{} seed {}", run["name"].get<std::string>(), record["seed"].get<uint64_t>())] = record;
+              finished[unit_name(run["name"].get<std::string>(), record["seed"].get<uint64_t>())] = record;
     } catch (const std::exception& e) {
       spdlog::warn("previous report {} is unreadable ({}); evaluating every run afresh", report_path, error_line(e));
     }
@@ -489,7 +494,7 @@ json run_experiment(const Config& config, const RunOptions& options) {
   std::vector<Unit> todo;
   std::vector<const RunSpec*> todo_runs;
   for (const auto& u : units)
-    if (!finished.count(fmt::format("{} seed {}", u.run->name, u.seed))) {
+    if (!finished.count(unit_name(u.run->name, u.seed))) {
       todo.push_back(u);
       todo_runs.push_back(u.run);
     }

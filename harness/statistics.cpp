@@ -165,6 +165,11 @@ json aggregate_seed_passkey(const std::vector<json>& per_seed) {
   return out;
 }
 
+bool same_trained_model(const json& run_a, const json& run_b) {
+  return run_a.at("name") == run_b.at("name") ||
+         (run_a.contains("trained_model") && run_a["trained_model"] == run_b.value("trained_model", json()));
+}
+
 Comparison compare_results(const json& left, const json& right, bool same_model) {
   Comparison c;
   c.difference = left.at("nll").get<double>() - right.at("nll").get<double>();

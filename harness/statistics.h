@@ -57,6 +57,10 @@ struct Comparison {
 // difference between separately trained models needs at least 2 seeds on each side.
 Comparison compare_results(const nlohmann::json& left, const nlohmann::json& right, bool same_model);
 
+// Whether two run entries of a report evaluate the same trained weights: the same run, or runs
+// with the same "trained_model" (inference-time settings differ only).
+bool same_trained_model(const nlohmann::json& run_a, const nlohmann::json& run_b);
+
 }  // namespace lb
 
 namespace lb {

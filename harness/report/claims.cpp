@@ -40,8 +40,7 @@ json evaluate_claims(const json& report) {
     const std::string protocol = claim.value("protocol", "nonoverlapping"), op = claim["op"];
     const json& left_run = find_run(report, claim["left"]);
     const json& right_run = find_run(report, claim["right"]);
-    const bool same_model = left_run.at("name") == right_run.at("name") ||
-                            (left_run.contains("trained_model") && left_run["trained_model"] == right_run.value("trained_model", json()));
+    const bool same_model = same_trained_model(left_run, right_run);
     const Comparison cmp = compare_results(find_result(left_run, claim["left"], protocol),
                                            find_result(right_run, claim["right"], protocol), same_model);
     const double d = cmp.difference, reach = cmp.critical * cmp.error;  // half-width of the interval

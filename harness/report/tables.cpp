@@ -41,9 +41,7 @@ Cell cell_of(const json& result, const std::string& metric) {
 
 // nll(result) - nll(base) with the error of the paired difference (harness/statistics.h).
 Cell paired_cell(const json& result, const json& base, const json& run, const json& base_run) {
-  const bool same_model = run.at("name") == base_run.at("name") ||
-                          (run.contains("trained_model") && run["trained_model"] == base_run.value("trained_model", json()));
-  const Comparison c = compare_results(result, base, same_model);
+  const Comparison c = compare_results(result, base, same_trained_model(run, base_run));
   if (c.problem.find("re-run") != std::string::npos || c.problem.find("same documents") != std::string::npos)
     throw std::invalid_argument(fmt::format("--baseline: runs \"{}\" and \"{}\" at T={}: {}", run.at("name").get<std::string>(),
                                             base_run.at("name").get<std::string>(), result["eval_length"].dump(), c.problem));
