@@ -25,6 +25,11 @@ struct PositionInputs {
   torch::Tensor q_scale, k_scale;  // [T, head_dim/2] fp32 per-position scales (xPos); optional
   torch::Tensor bias;              // [H, T, T] fp32 additive bias (causal mask not included)
   double logit_scale = 1.0;        // multiplies q.k / sqrt(head_dim) (YaRN's temperature)
+  // A second rotation whose scores replace the first where `far` is true (ReRoPE): q and k
+  // rotated at their own positions [T, head_dim/2] each; far [T, T] bool. Undefined: none.
+  torch::Tensor far_q_cos, far_q_sin, far_k_cos, far_k_sin, far;
+  // The encoding adds contextual_logits() to every layer's scores (CoPE).
+  bool contextual = false;
 };
 
 // What an encoding is built from: the model's shape and the run entry's encoding options.
@@ -35,6 +40,7 @@ struct EncodingSpec {
   int64_t train_length = 128;
   int64_t max_length = 512;  // longest sequence evaluated (sizes tables such as `learned`)
   nlohmann::json options = nlohmann::json::object();
+  int64_t layers = 1;        // for encodings with per-layer parameters (CoPE)
   int64_t head_dim() const { return d_model / heads; }
 };
 
@@ -53,6 +59,15 @@ class Encoding : public torch::nn::Module {
   virtual nlohmann::json inspect(int64_t T) = 0;
   // What happens past the training length, when the method has a rule worth stating.
   virtual std::string notes() const { return ""; }
+  // Content-dependent logits added to layer `layer`'s attention scores, for encodings whose
+  // positions() sets `contextual`. q: [B, H, T, hd] as scored (scaled by 1/sqrt(hd));
+  // scores: [B, H, T, T] with the causal mask already in (-inf above the diagonal).
+  virtual torch::Tensor contextual_logits(const torch::Tensor& q, const torch::Tensor& scores, int64_t layer) {
+    return {};
+  }
+  // Exact dynamic mode: score queries in chunks of this many tokens, each on its own prefix (see
+  // Scaling::exact_chunk); 0 = the whole sequence at once.
+  virtual int64_t rescale_chunk() const { return 0; }
 
   const EncodingSpec& spec() const { return spec_; }
   const nlohmann::json& option(const std::string& key) const { return spec_.options.at(key); }

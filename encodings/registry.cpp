@@ -18,6 +18,7 @@ std::shared_ptr<Encoding> make_xpos(const EncodingSpec&);
 std::shared_ptr<Encoding> make_kerple(const EncodingSpec&);
 std::shared_ptr<Encoding> make_fire(const EncodingSpec&);
 std::shared_ptr<Encoding> make_window(const EncodingSpec&);
+std::shared_ptr<Encoding> make_cope(const EncodingSpec&);
 
 const std::vector<EncodingInfo>& encoding_registry() {
   using nlohmann::json;
@@ -45,6 +46,8 @@ const std::vector<EncodingInfo>& encoding_registry() {
        {K::kRelative, false, false}, {{"width", 0}, {"sinks", 0}}, make_window},
       {"sinks", "StreamingLLM: a sliding window plus the first `sinks` tokens always visible (NoPE otherwise)",
        {K::kRelative, false, false}, {{"width", 0}, {"sinks", 4}}, make_window},
+      {"cope", "CoPE: positions are counts of gated keys sigmoid(q.k), learned per layer (Golovneva et al.)",
+       {K::kRelative, false, true}, {{"npos_max", 0}}, make_cope},
   };
   return registry;
 }

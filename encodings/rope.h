@@ -11,6 +11,8 @@ class Rope : public Encoding {
   PositionInputs positions(int64_t T, torch::Device device) override;
   void set_scaling(const Scaling& scaling) override;
   nlohmann::json inspect(int64_t T) override;
+  std::string notes() const override;
+  int64_t rescale_chunk() const override;
 
  protected:
   RopeFrequencies frequencies(int64_t T) const;
@@ -21,7 +23,8 @@ class Rope : public Encoding {
   virtual bool scales_depend_on_length() const { return false; }
 
   Scaling scaling_;
-  PositionTableCache tables_;  // [2 or 4, T, head_dim/2]: cos, sin (, q_scale, k_scale)
+  // [parts, T, head_dim/2]: cos, sin (, q_scale, k_scale) (, ReRoPE's far q cos, sin, k cos, sin)
+  PositionTableCache tables_;
 };
 
 }  // namespace lb

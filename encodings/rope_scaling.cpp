@@ -105,6 +105,29 @@ RopeFrequencies longrope(const RopeScalingArgs& a) {
   return {inv, attention, a.factor};
 }
 
+// Su 2023 ("ReRoPE"): distances below the window keep RoPE; from the window on they are clipped
+// to it. window 0 = L/2.
+int64_t rerope_window_of(const RopeScalingArgs& a) {
+  const int64_t w = std::llround(double(a.options.at("window")));
+  return w > 0 ? w : std::max<int64_t>(1, a.train_length / 2);
+}
+
+RopeFrequencies rerope(const RopeScalingArgs& a) {
+  RopeFrequencies f = plain(a);
+  f.rerope_window = rerope_window_of(a);
+  f.rerope_far_scale = 0.0;
+  return f;
+}
+
+// Leaky ReRoPE: past the window distances grow by 1/s per token instead of 1, so a distance of
+// T - 1 lands at w + (T - 1 - w) / s.
+RopeFrequencies leaky_rerope(const RopeScalingArgs& a) {
+  RopeFrequencies f = rerope(a);
+  f.rerope_far_scale = 1.0 / a.factor;
+  f.factor = a.factor;
+  return f;
+}
+
 }  // namespace
 
 const std::vector<ScalingMethod>& scaling_methods() {
@@ -126,6 +149,10 @@ const std::vector<ScalingMethod>& scaling_methods() {
       {"longrope", "LongRoPE (Ding et al. 2024): per-dimension rescale factors, long past L, short up to L",
        {{"short_factor", json::array()}, {"long_factor", json::array()}, {"attention_factor", 0.0}},
        FactorRule::kGiven, longrope, /*always_per_length=*/true},
+      {"rerope", "ReRoPE (Su 2023): distances past `window` (0 = L/2) clipped to it; costs a second QK product",
+       {{"window", 0.0}}, FactorRule::kNone, rerope},
+      {"leaky-rerope", "leaky ReRoPE: distances past `window` (0 = L/2) grow by 1/s; costs a second QK product",
+       {{"window", 0.0}}, FactorRule::kGiven, leaky_rerope},
   };
   return methods;
 }
@@ -156,6 +183,17 @@ Scaling validate_scaling(Scaling scaling) {
       throw std::invalid_argument(
           fmt::format("scaling factor must be \"auto\" or a number >= 1, got {}", *scaling.factor));
   }
+  if (options.contains("window") && !(double(options.at("window")) >= 0))
+    throw std::invalid_argument(fmt::format("scaling \"{}\" option \"window\" must be >= 0 (0 = L/2)", scaling.method));
+  if (scaling.exact_chunk) {
+    if (*scaling.exact_chunk < 0)
+      throw std::invalid_argument("exact_chunk must be \"auto\" (L/4) or a number of tokens >= 1");
+    scaling.options = options;
+    if (!depends_on_length(scaling))
+      throw std::invalid_argument(fmt::format(
+          "exact_chunk needs a scaling whose factor follows the length (dynamic-ntk, or factor \"auto\"); "
+          "\"{}\" with factor {} has none", scaling.method, scaling.factor ? fmt::format("{:g}", *scaling.factor) : "none"));
+  }
   scaling.options = options;
   return scaling;
 }
@@ -174,6 +212,18 @@ bool depends_on_length(const Scaling& scaling) {
   const auto& method = scaling_method(scaling.method);
   const auto rule = method.factor_rule;
   return method.always_per_length || rule == FactorRule::kFromLength || (rule == FactorRule::kGiven && !scaling.factor);
+}
+
+std::vector<int64_t> exact_prefix_ends(int64_t seq_length, int64_t train_length, int64_t chunk) {
+  if (chunk <= 0) chunk = std::max<int64_t>(1, train_length / 4);
+  std::vector<int64_t> ends;
+  for (int64_t end = chunk;; end += chunk) {
+    const int64_t e = std::min(end, seq_length);
+    if (e <= train_length && !ends.empty()) ends.back() = e;  // still s = 1: extend the first prefix
+    else ends.push_back(e);
+    if (e == seq_length) break;
+  }
+  return ends;
 }
 
 RopeFrequencies rope_frequencies(int64_t head_dim, double base, const Scaling& scaling, int64_t train_length,

@@ -20,6 +20,10 @@ struct Scaling {
   std::string method = "none";
   std::optional<double> factor;
   nlohmann::json options = nlohmann::json::object();
+  // Exact dynamic mode for a length-dependent scaling: queries are scored in chunks of this many
+  // tokens, each at s = max(1, chunk end / L) with everything it attends to recomputed at that s
+  // (a model that rebuilds its cache whenever s changes). 0 = L/4; nullopt = one s per sequence.
+  std::optional<int64_t> exact_chunk;
 };
 
 struct RopeScalingArgs {
@@ -35,6 +39,10 @@ struct RopeFrequencies {
   std::vector<double> inv_freq;  // [d/2], radians per position
   double attention_scale = 1.0;  // multiplies q and k each
   double factor = 1.0;           // the s used
+  // ReRoPE (Su 2023): query-key distances n >= rerope_window are scored as if they were
+  // window + (n - window) * rerope_far_scale (0: every far key at the window's distance). 0 = off.
+  int64_t rerope_window = 0;
+  double rerope_far_scale = 0.0;
 };
 
 using RopeScalingFn = RopeFrequencies (*)(const RopeScalingArgs&);
@@ -69,6 +77,11 @@ double resolve_factor(const Scaling& scaling, int64_t train_length, int64_t seq_
 // Whether the frequencies change with the sequence length (factor "auto" or computed from T):
 // then tables cannot be built once for the longest length and sliced.
 bool depends_on_length(const Scaling& scaling);
+
+// Exact dynamic mode: the ends of the prefixes a sequence of length T is scored with, for chunks
+// of `chunk` tokens (0 = L/4). Chunks ending at or before L all have s = 1 and share one prefix;
+// every later chunk gets its own, ending at min(T, chunk end).
+std::vector<int64_t> exact_prefix_ends(int64_t seq_length, int64_t train_length, int64_t chunk);
 
 RopeFrequencies rope_frequencies(int64_t head_dim, double base, const Scaling& scaling, int64_t train_length,
                                  int64_t seq_length);

@@ -43,6 +43,7 @@ json run_bench(const BenchOptions& o) {
   spec.heads = o.heads;
   spec.train_length = o.length;
   spec.max_length = 4 * o.length;
+  spec.layers = o.layers;
   ModelConfig cfg;
   cfg.layers = o.layers;
   cfg.d_model = o.d_model;

@@ -38,8 +38,8 @@ constexpr const char* kUsage = R"(usage:
   lengthbench merge SHARD_REPORT... [--out DIR]   (join the reports of `run --shard i/N`)
   lengthbench tokenize CONFIG [--set key.path=value]...   (build the token cache, train the
                               SentencePiece model if asked, and print the cache manifest)
-  lengthbench table REPORT... [--format markdown|csv|latex] [--protocol nonoverlapping|sliding]
-                              [--metric ppl|nll|last_l_ppl] [--baseline RUN]
+  lengthbench table REPORT... [--format markdown|csv|latex] [--protocol nonoverlapping|sliding|task]
+                              [--metric ppl|nll|last_l_ppl|accuracy|token_accuracy] [--baseline RUN]
   lengthbench inspect ENCODING [--scaling S] [--factor F|auto] [--head-dim D] [--heads H]
                                [--train-length L] [--eval-length T] [--base B]
                                [--options JSON]  (encoding options, e.g. '{"width": 3, "sinks": 1}')
@@ -150,8 +150,7 @@ int cmd_run(int argc, char** argv) {
     spdlog::set_pattern(fmt::format("%H:%M:%S [rank {}] %^%l%$ %v", options.data_parallel->rank()));
   json report = run_experiment(config, options);
   if (options.data_parallel && !options.data_parallel->is_main()) return 0;  // rank 0 reports
-  TableOptions table;
-  std::cout << "\n" << render_table({report}, table);
+  std::cout << "\n" << render_table({report}, default_table_options(report));
   if (report.contains("failed_runs")) {
     std::cerr << fmt::format("error: {} run(s) failed: {} (see {}/report.md)\n", report["failed_runs"].size(),
                              report["failed_runs"].dump(), options.out_dir);
@@ -179,8 +178,9 @@ int cmd_table(int argc, char** argv) {
   if (args.positional.empty()) throw UsageError("table needs at least one REPORT (report.json)");
   TableOptions t;
   t.format = args.get("format").value_or(t.format);
-  t.protocol = args.get("protocol").value_or(t.protocol);
   t.metric = args.get("metric").value_or(t.metric);
+  // Accuracy is measured on tasks only, so it picks the task results unless told otherwise.
+  t.protocol = args.get("protocol").value_or(is_accuracy_metric(t.metric) ? "task" : t.protocol);
   t.baseline = args.get("baseline").value_or(t.baseline);
   std::vector<json> reports;
   for (const auto& path : args.positional) reports.push_back(read_report(path));
@@ -204,8 +204,10 @@ int cmd_claims(int argc, char** argv) {
     std::vector<std::string> names;
     for (const auto& run : report["runs"]) names.push_back(run["name"]);
     try {
+      const auto tasks = cfg["data"].value("task", json::object()).value("names", std::vector<std::string>{});
       validate_claims(cfg["claims"], names, cfg["eval"]["lengths"].get<std::vector<double>>(),
-                      cfg["eval"]["protocols"].get<std::vector<std::string>>());
+                      tasks.empty() ? cfg["eval"]["protocols"].get<std::vector<std::string>>() : std::vector<std::string>{"task"},
+                      tasks);
     } catch (const ConfigError& e) {
       throw ConfigError(fmt::format("{}: {}", *config, e.what()));
     }
@@ -226,7 +228,7 @@ int cmd_merge(int argc, char** argv) {
   for (const auto& path : args.positional) shards.push_back(read_report(path));
   const std::string out = args.get("out").value_or("results/" + shards.front().value("name", std::string("merged")));
   json report = merge_reports(shards, out);
-  std::cout << "\n" << render_table({report}, TableOptions{});
+  std::cout << "\n" << render_table({report}, default_table_options(report));
   return 0;
 }
 
@@ -242,7 +244,8 @@ int cmd_plot(int argc, char** argv) {
 }
 
 int cmd_inspect(int argc, char** argv) {
-  Args args(argc, argv, 2, {"scaling", "factor", "head-dim", "heads", "train-length", "eval-length", "base", "options"});
+  Args args(argc, argv, 2, {"scaling", "factor", "head-dim", "heads", "train-length", "eval-length", "base", "options",
+                                  "scaling-options", "exact-chunk"});
   if (args.positional.size() != 1) throw UsageError("inspect takes one ENCODING (see `lengthbench list`)");
   EncodingSpec spec;
   spec.name = args.positional[0];
@@ -262,6 +265,12 @@ int cmd_inspect(int argc, char** argv) {
   Scaling scaling;
   scaling.method = args.get("scaling").value_or("none");
   if (auto f = args.get("factor"); f && *f != "auto") scaling.factor = args.number("factor");
+  if (auto options = args.get("scaling-options")) {
+    scaling.options = nlohmann::json::parse(*options, nullptr, false);
+    if (!scaling.options.is_object())
+      throw UsageError(fmt::format("--scaling-options must be a JSON object of scaling options, got {}", *options));
+  }
+  if (args.get("exact-chunk")) scaling.exact_chunk = args.integer("exact-chunk", 0);
   encoding->set_scaling(scaling);
   torch::NoGradGuard no_grad;
   std::cout << encoding->inspect(T).dump() << "\n";
@@ -311,6 +320,8 @@ int cmd_list() {
     std::string opts = s.option_defaults.empty() ? "" : "  options " + s.option_defaults.dump();
     std::cout << fmt::format("  {:<12} {}{}\n", s.name, s.description, opts);
   }
+  std::cout << "  with a length-dependent factor, \"exact_chunk\": N (or \"auto\" = L/4) scores queries in chunks of N, "
+               "each at s = max(1, chunk end / L) on its own prefix (exact dynamic scaling)\n";
   return 0;
 }
 

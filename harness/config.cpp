@@ -8,6 +8,7 @@
 #include "encodings/options.h"
 #include "encodings/registry.h"
 #include "encodings/rope_scaling.h"
+#include "harness/data/tasks.h"
 #include "harness/atomic_file.h"
 #include "harness/eval/windows.h"
 
@@ -120,7 +121,7 @@ std::string key_name(size_t i, const std::string& suffix = "") {
 }  // namespace
 
 void validate_claims(const json& claims, const std::vector<std::string>& run_names, const std::vector<double>& lengths,
-                     const std::vector<std::string>& protocols) {
+                     const std::vector<std::string>& protocols, const std::vector<std::string>& tasks) {
   if (!claims.is_array()) throw ConfigError("config key \"claims\" must be an array");
   for (size_t i = 0; i < claims.size(); ++i) {
     const auto& c = claims[i];
@@ -128,10 +129,11 @@ void validate_claims(const json& claims, const std::vector<std::string>& run_nam
       throw ConfigError(key_name(i) + " needs \"claim\": the claim in words");
     for (const auto& key : c.items())
       if (key.key() != "claim" && key.key() != "left" && key.key() != "right" && key.key() != "op" &&
-          key.key() != "tolerance" && key.key() != "margin" && key.key() != "protocol")
-        throw ConfigError(fmt::format(
-            "{}: unknown key \"{}\"; allowed: claim, left, op, right, margin (< > <=), tolerance (~), protocol",
-            key_name(i), key.key()));
+          key.key() != "tolerance" && key.key() != "margin" && key.key() != "protocol" && key.key() != "metric" &&
+          key.key() != "task")
+        throw ConfigError(fmt::format("{}: unknown key \"{}\"; allowed: claim, left, op, right, margin (< > <=), "
+                                      "tolerance (~), protocol, metric and task (task data)",
+                                      key_name(i), key.key()));
     const std::string op = c.value("op", "");
     if (std::find(std::begin(kOps), std::end(kOps), op) == std::end(kOps))
       throw ConfigError(fmt::format("{} must be one of <, >, <=, ~ (got \"{}\")", key_name(i, ".op"), op));
@@ -139,10 +141,21 @@ void validate_claims(const json& claims, const std::vector<std::string>& run_nam
       throw ConfigError(key_name(i, ".tolerance") + " (nats, > 0) is required with op \"~\"");
     if (c.contains("margin") && (op == "~" || !c["margin"].is_number() || c["margin"].get<double>() < 0))
       throw ConfigError(key_name(i, ".margin") + " (nats, >= 0) goes with op \"<\", \">\" or \"<=\"");
-    const std::string protocol = c.value("protocol", "nonoverlapping");
+    const std::string protocol = c.value("protocol", tasks.empty() ? "nonoverlapping" : "task");
     if (std::find(protocols.begin(), protocols.end(), protocol) == protocols.end())
       throw ConfigError(fmt::format("{} is \"{}\", which eval.protocols ({}) does not evaluate",
                                               key_name(i, ".protocol"), protocol, fmt::join(protocols, ", ")));
+    const std::string metric = c.value("metric", "nll");
+    if (metric != "nll" && metric != "accuracy" && metric != "token_accuracy")
+      throw ConfigError(fmt::format("{} is \"{}\"; allowed: nll, accuracy, token_accuracy (task data)",
+                                    key_name(i, ".metric"), metric));
+    if (tasks.empty() && (metric != "nll" || c.contains("task")))
+      throw ConfigError(fmt::format("{}: \"metric\" {} and \"task\" need task data (data.task.names)", key_name(i),
+                                    metric));
+    if (!tasks.empty() && (!c.contains("task") || !c["task"].is_string() ||
+                           std::find(tasks.begin(), tasks.end(), c["task"].get<std::string>()) == tasks.end()))
+      throw ConfigError(fmt::format("{} must name one of the config's tasks: {}", key_name(i, ".task"),
+                                    fmt::join(tasks, ", ")));
     for (const char* side : {"left", "right"}) {
       const std::string prefix = std::string(".") + side;
       if (!c.contains(side) || !c[side].is_object() || !c[side].contains("run") || !c[side]["run"].is_string() ||
@@ -194,7 +207,7 @@ RunSpec parse_run(const json& entry, size_t index) {
                                       ? run.encoding
                                       : run.encoding + "+" + run.scaling.method);
 
-  std::set<std::string> allowed = {"name", "encoding", "scaling", "factor", "finetune"};
+  std::set<std::string> allowed = {"name", "encoding", "scaling", "factor", "finetune", "exact_chunk"};
   for (const auto& [k, v] : info->option_defaults.items()) allowed.insert(k);
   for (const auto& [k, v] : scaling->option_defaults.items()) allowed.insert(k);
   for (const auto& [key, value] : entry.items()) {
@@ -223,6 +236,16 @@ RunSpec parse_run(const json& entry, size_t index) {
                                     where, f.dump()));
     }
   }
+  if (entry.contains("exact_chunk")) {
+    const auto& chunk = entry["exact_chunk"];
+    if (chunk.is_string() && chunk == "auto")
+      run.scaling.exact_chunk = 0;
+    else if (chunk.is_number_integer() && chunk.get<int64_t>() >= 1)
+      run.scaling.exact_chunk = chunk.get<int64_t>();
+    else
+      throw ConfigError(fmt::format("config key \"{}.exact_chunk\" must be \"auto\" (L/4) or a number of tokens >= 1, "
+                                    "got {}", where, chunk.dump()));
+  }
   if (run.scaling.method != "none" && !info->capabilities.takes_scalings)
     throw ConfigError(fmt::format("config key \"{}.scaling\": \"{}\" needs an encoding that takes scalings ({}), "
                                   "not \"{}\"", where, run.scaling.method, fmt::join(encodings_taking_scalings(), ", "),
@@ -239,7 +262,9 @@ RunSpec parse_run(const json& entry, size_t index) {
   try {
     run.scaling = validate_scaling(run.scaling);
   } catch (const std::invalid_argument& e) {
-    throw ConfigError(fmt::format("config key \"{}.factor\": {}", where, e.what()));
+    throw ConfigError(fmt::format("config key \"{}.{}\": {}", where,
+                                  run.scaling.exact_chunk && !depends_on_length(run.scaling) ? "exact_chunk" : "factor",
+                                  e.what()));
   }
   run.entry = entry;
   run.entry["name"] = run.name;
@@ -395,6 +420,27 @@ Config parse_config(const json& user) {
               fmt::format("config key \"data.tokenizer.vocab_size\" must be in [300, 65536] (byte fallback takes 256 "
                           "ids), got {}", tok.vocab_size));
   positive("data.tokenizer.max_sentences", double(tok.max_sentences));
+  for (size_t i = 0; i < c.data.task.names.size(); ++i) {
+    const std::string& name = c.data.task.names[i];
+    one_of(fmt::format("data.task.names[{}]", i), name, task_names());
+    const int64_t shortest = std::llround(c.data.task.min_length * double(c.train.length)) + 1;
+    fail_unless(task_info(name).min_length <= shortest,
+                fmt::format("config key \"data.task.min_length\": task \"{}\" needs instances of at least {} tokens, "
+                            "but {} x train.length gives {}", name, task_info(name).min_length, c.data.task.min_length,
+                            shortest));
+  }
+  fail_unless(c.data.task.instances >= 2, "config key \"data.task.instances\" must be >= 2 (errors need 2 instances)");
+  fail_unless(c.data.task.min_length > 0 && c.data.task.min_length <= 1,
+              "config key \"data.task.min_length\" must be in (0, 1] (a fraction of train.length)");
+  fail_unless(c.data.task.queries >= 1 && c.data.task.distractors >= 0,
+              "config keys \"data.task.queries\" >= 1 and \"data.task.distractors\" >= 0");
+  fail_unless(c.data.passkey_mix >= 0 && c.data.passkey_mix < 1, "config key \"data.passkey_mix\" must be in [0, 1)");
+  fail_unless(!(c.data.is_task() && c.data.passkey_mix > 0),
+              "config key \"data.passkey_mix\" mixes passkey prompts into text; with data.task.names the data is "
+              "tasks already");
+  fail_unless(!(c.data.is_task() && c.eval.passkey.trials > 0),
+              "config key \"eval.passkey.trials\": the passkey probe writes text prompts; task data has the "
+              "\"passkey\" task instead (set trials to 0)");
 
   positive("model.layers", double(c.model.layers));
   positive("model.d_model", double(c.model.d_model));
@@ -458,7 +504,8 @@ Config parse_config(const json& user) {
   c.resolved["eval"]["sliding_stride"] = c.eval.sliding_stride;
   std::vector<std::string> run_names;
   for (const auto& run : c.runs) run_names.push_back(run.name);
-  validate_claims(resolved["claims"], run_names, c.eval.lengths, c.eval.protocols);
+  validate_claims(resolved["claims"], run_names, c.eval.lengths,
+                  c.data.is_task() ? std::vector<std::string>{"task"} : c.eval.protocols, c.data.task.names);
   return c;
 }
 

@@ -27,6 +27,21 @@ struct TokenizerConfig {
   }
 };
 
+// Synthetic tasks instead of text (harness/data/tasks.h): every run trains one model on a mixture
+// of the named tasks (loss on answer tokens only) and is scored per task by exact match.
+struct TaskConfig {
+  std::vector<std::string> names;  // empty = text data from data.path
+  int64_t instances = 200;         // evaluation instances per task and length
+  double min_length = 0.25;        // training instances: lengths uniform in [min_length x L, L] tokens
+  int64_t queries = 4;             // recall: queries per instance
+  int64_t distractors = 2;         // passkey: needles besides the asked one
+  template <class Self, class Visit>
+  static void fields(Self& s, Visit&& v) {
+    v("names", s.names), v("instances", s.instances), v("min_length", s.min_length), v("queries", s.queries),
+        v("distractors", s.distractors);
+  }
+};
+
 struct DataConfig {
   std::string path = "datasets/corpora/kernel-docs";
   std::string format = "auto";  // auto | text | dir | jsonl | bin | bytes
@@ -36,11 +51,16 @@ struct DataConfig {
   int64_t eval_tokens = 131072;
   TokenizerConfig tokenizer;
   std::string cache_dir = "datasets/cache";  // tokenized streams + manifests
+  TaskConfig task;
+  // Text data: the fraction of each training batch's rows replaced by passkey prompts in the
+  // probe's own format (loss on the key only), so the passkey probe asks what training taught.
+  double passkey_mix = 0.0;
+  bool is_task() const { return !task.names.empty(); }
   template <class Self, class Visit>
   static void fields(Self& s, Visit&& v) {
     v("path", s.path), v("format", s.format), v("field", s.field), v("vocab_size", s.vocab_size),
         v("held_out_fraction", s.held_out_fraction), v("eval_tokens", s.eval_tokens), v("tokenizer", s.tokenizer),
-        v("cache_dir", s.cache_dir);
+        v("cache_dir", s.cache_dir), v("task", s.task), v("passkey_mix", s.passkey_mix);
   }
 };
 
@@ -164,7 +184,8 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 // The shape of config key "claims" (what a claim means: harness/report/claims.h), checked
 // against the config's run names, eval lengths and protocols; throws ConfigError naming the entry.
 void validate_claims(const nlohmann::json& claims, const std::vector<std::string>& run_names,
-                     const std::vector<double>& lengths, const std::vector<std::string>& protocols);
+                     const std::vector<double>& lengths, const std::vector<std::string>& protocols,
+                     const std::vector<std::string>& tasks = {});
 
 struct ConfigError : InputError {
   using InputError::InputError;

@@ -8,6 +8,7 @@
 #include "harness/data/sampler.h"
 #include "harness/eval/passkey.h"
 #include "harness/model/precision.h"
+#include "harness/model/trainer.h"
 
 namespace lb {
 
@@ -77,7 +78,7 @@ void check_before_training(const Config& c, const Corpus& corpus, const std::vec
                            int64_t max_length) {
   // Training windows, at L and at every fine-tune length.
   auto check_window = [&](int64_t T, const std::string& key) {
-    if (corpus.train.numel() < T + 2)
+    if (!c.data.is_task() && corpus.train.numel() < T + 2)
       throw ConfigError(fmt::format("config key \"{}\": a training window of {} tokens needs at least {} training "
                                     "tokens; data.path has {}",
                                     key, T, T + 2, corpus.train.numel()));
@@ -120,12 +121,14 @@ double calibrate_training(GPT& model, const Corpus& corpus, const Config& c, boo
   constexpr int kWarmup = 1, kTimed = 3;
   double seconds = 0;
   for (int step = 0; step < kWarmup + kTimed; ++step) {
-    auto batch = sample_windows(corpus.train, c.train.batch_size, c.train.length, c.seed, step).to(device);
+    TrainBatch batch = corpus.batches(c.train.batch_size, c.train.length, c.seed, step);
+    batch.tokens = batch.tokens.to(device);
+    if (batch.weights.defined()) batch.weights = batch.weights.to(device);
     const auto t0 = std::chrono::steady_clock::now();
     torch::Tensor loss;
     {
       AutocastScope autocast(bf16, device);
-      loss = token_nll(model->forward(batch.narrow(1, 0, c.train.length)), batch.narrow(1, 1, c.train.length)).mean();
+      loss = batch_loss(model->forward(batch.tokens.narrow(1, 0, c.train.length)), batch);
     }
     loss.backward();
     if (step >= kWarmup) seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

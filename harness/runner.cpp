@@ -12,6 +12,7 @@
 #include "harness/data/corpus.h"
 #include "harness/eval/evaluator.h"
 #include "harness/eval/passkey.h"
+#include "harness/eval/task_eval.h"
 #include "harness/atomic_file.h"
 #include "harness/errors.h"
 #include "harness/hash.h"
@@ -55,6 +56,7 @@ GPT build_model(const Config& c, const RunSpec& run, int64_t vocab, int64_t max_
   spec.heads = c.model.heads;
   spec.train_length = c.train.length;
   spec.max_length = max_length;
+  spec.layers = c.model.layers;
   spec.options = run.encoding_options;
   ModelConfig mc = c.model;
   mc.vocab = vocab;
@@ -108,7 +110,7 @@ std::pair<GPT, json> finetune(const Config& c, const RunSpec& run, GPT& base, co
   // The same tokens per step as the base training.
   job.train.batch_size = std::max<int64_t>(1, c.train.batch_size * c.train.length / job.train.length);
   job.checkpoint = (out / "checkpoints" / (run.encoding + "-ft-" + short_hash(identity))).string();
-  json stats = train(tuned, corpus.train, job, compute.device).to_json();
+  json stats = train(tuned, corpus.batches, job, compute.device).to_json();
   stats["length"] = job.train.length;
   stats["batch_size"] = job.train.batch_size;
   return {tuned, stats};
@@ -136,6 +138,30 @@ json evaluate_run(const Config& c, const std::string& name, GPT& model, const Co
       spdlog::info("[{}] {} T={}: ppl {:.3f} (nll {:.4f} ± {:.4f}, {} tokens, {:.0f} tok/s)", name, protocol, T,
                    r.ppl, r.nll, r.nll_stderr, r.tokens, double(r.windows) * T / secs);
       results.push_back(r.to_json());
+    }
+  return results;
+}
+
+// Every task at every length, on instances drawn from the config's seed (not a training seed).
+json evaluate_tasks(const Config& c, const std::string& name, GPT& model, const std::vector<int64_t>& lengths,
+                    const Compute& compute) {
+  TaskEvalOptions o;
+  o.instances = c.data.task.instances;
+  o.seed = c.seed;
+  o.task = {c.data.task.queries, c.data.task.distractors};
+  o.batch_tokens = c.eval.batch_tokens;
+  o.bf16 = compute.bf16;
+  o.device = compute.device;
+  json results = json::array();
+  for (const auto& task : c.data.task.names)
+    for (int64_t T : lengths) {
+      check_interrupt(fmt::format("while evaluating {}", name));
+      json r = evaluate_task(model, task, T, o);
+      if (!std::isfinite(r["nll"].get<double>()))
+        throw NumericError(fmt::format("task {} at T={} gave a non-finite nll", task, T));
+      spdlog::info("[{}] {} T={}: exact match {:.3f} (answer tokens {:.3f}, nll {:.3f}, {} instances)", name, task, T,
+                   r["accuracy"].get<double>(), r["token_accuracy"].get<double>(), r["nll"].get<double>(), o.instances);
+      results.push_back(r);
     }
   return results;
 }
@@ -221,10 +247,15 @@ Workload workload(const Config& c, const std::vector<Unit>& units, const fs::pat
       w.train_tokens += (c.train.steps - checkpoint_step((out / "checkpoints" / u.key).string())) * tokens_per_step;
     }
     w.train_tokens += u.run->finetune.steps * tokens_per_step;
-    for (const auto& protocol : c.eval.protocols)
-      for (int64_t T : c.eval_lengths())
+    for (int64_t T : c.eval_lengths()) {
+      if (c.data.is_task()) {
+        w.eval_tokens += int64_t(c.data.task.names.size()) * c.data.task.instances * T;
+        continue;
+      }
+      for (const auto& protocol : c.eval.protocols)
         w.eval_tokens += eval_forward_tokens(c, sample, protocol, T) +
                          c.eval.passkey.trials * int64_t(c.eval.passkey.depths.size()) * T;
+    }
   }
   return w;
 }
@@ -246,7 +277,9 @@ json run_one(const Config& c, const Unit& unit, GPT model, const json& train_jso
   model->encoding().set_scaling(run.scaling);
   if (auto notes = model->encoding().notes(); !notes.empty()) record["notes"] = notes;
   const auto eval_start = std::chrono::steady_clock::now();
-  record["results"] = evaluate_run(c, log_label(c, run.name, unit.seed), model, corpus, lengths, sample, compute);
+  const std::string label = log_label(c, run.name, unit.seed);
+  record["results"] = c.data.is_task() ? evaluate_tasks(c, label, model, lengths, compute)
+                                       : evaluate_run(c, label, model, corpus, lengths, sample, compute);
   if (c.eval.passkey.trials > 0) record["passkey"] = passkey_run(c, model, corpus, lengths, compute);
   record["eval_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
   record["peak_rss_mb"] = peak_rss_mb();  // of the process so far
@@ -322,7 +355,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
           spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}, seed {}", run.encoding, unit.key,
                        model->parameter_count(), job.train.steps, job.train.length, unit.seed);
           try {
-            train_stats[unit.key] = train(model, corpus.train, job, compute.device).to_json();
+            train_stats[unit.key] = train(model, corpus.batches, job, compute.device).to_json();
           } catch (const NumericError& e) {
             failed[unit.key] = e.what();
             throw;
@@ -396,6 +429,24 @@ json evaluation_summary(const Config& c, const EvalSample& sample, const Corpus&
   return j;
 }
 
+json task_evaluation_summary(const Config& c) {
+  return {{"sample", "tasks"},
+          {"sample_rule", "instances of exactly T + 1 tokens per task and length, generated from the config's seed "
+                          "(training instances come from the training seeds)"},
+          {"seed", c.seed},
+          {"tasks", c.data.task.names},
+          {"instances", c.data.task.instances},
+          {"protocols", {"task"}},
+          {"training_seeds", c.training_seeds()},
+          {"cluster_unit", "task instance"},
+          {"scoring", "teacher-forced argmax on the answer tokens only; an instance is correct when every answer "
+                      "token is (what greedy decoding of the answer gives)"},
+          {"stderr",
+           "mean over seeds; se^2 = se_inst^2 + var_seed/K with se_inst the instance-clustered error of the seed-averaged "
+           "per-instance sums and var_seed the variance of the K per-seed means (unknown for K = 1); intervals use "
+           "Student's t at the Satterthwaite degrees of freedom"}};
+}
+
 }  // namespace
 
 json run_experiment(const Config& config, const RunOptions& options) {
@@ -426,34 +477,41 @@ json run_experiment(const Config& config, const RunOptions& options) {
 
   const fs::path out(options.out_dir);
   ensure_directory(out.string(), "--out");
-  Corpus corpus = load_corpus(c.data);
+  Corpus corpus = load_training_data(c);
   if (c.eval.passkey.trials > 0 && !corpus.tokenizer)
     throw ConfigError("config key \"eval.passkey\": the passkey probe writes its prompts as text, but "
                       "data.path holds pre-tokenized ids with no tokenizer (set eval.passkey.trials to 0)");
   const auto lengths = c.eval_lengths();
-  EvalSample sample;
-  try {
-    // Sliding windows read T - S tokens before each chunk: keep the longest length's share free.
-    const bool sliding = std::count(c.eval.protocols.begin(), c.eval.protocols.end(), "sliding") > 0;
-    const int64_t context = sliding ? std::max<int64_t>(0, *std::max_element(lengths.begin(), lengths.end()) -
-                                                                c.eval.sliding_stride)
-                                    : 0;
-    sample = sample_evaluation(c.eval.sample, corpus.held_out.numel(), corpus.held_out_documents, lengths,
-                               c.data.eval_tokens, c.seed, context);
-  } catch (const std::invalid_argument& e) {
-    throw DataError(fmt::format("data.path \"{}\": {}", c.data.path, e.what()));
+  EvalSample sample;  // task data draws its own instances (harness/eval/task_eval.h)
+  if (!c.data.is_task()) {
+    try {
+      // Sliding windows read T - S tokens before each chunk: keep the longest length's share free.
+      const bool sliding = std::count(c.eval.protocols.begin(), c.eval.protocols.end(), "sliding") > 0;
+      const int64_t context = sliding ? std::max<int64_t>(0, *std::max_element(lengths.begin(), lengths.end()) -
+                                                                  c.eval.sliding_stride)
+                                      : 0;
+      sample = sample_evaluation(c.eval.sample, corpus.held_out.numel(), corpus.held_out_documents, lengths,
+                                 c.data.eval_tokens, c.seed, context);
+    } catch (const std::invalid_argument& e) {
+      throw DataError(fmt::format("data.path \"{}\": {}", c.data.path, e.what()));
+    }
+    if (sample.documents < kFewDocuments)
+      spdlog::warn("the evaluation sample holds {} held-out document(s): document-clustered errors are {} (raise "
+                   "data.eval_tokens or data.held_out_fraction, or use a corpus of more documents)",
+                   sample.documents, sample.documents < 2 ? "n/a, and claims inconclusive" : "themselves uncertain");
   }
-  if (sample.documents < kFewDocuments)
-    spdlog::warn("the evaluation sample holds {} held-out document(s): document-clustered errors are {} (raise "
-                 "data.eval_tokens or data.held_out_fraction, or use a corpus of more documents)",
-                 sample.documents, sample.documents < 2 ? "n/a, and claims inconclusive" : "themselves uncertain");
   int64_t max_length = *std::max_element(lengths.begin(), lengths.end());
   for (const auto& run : c.runs)
     max_length = std::max<int64_t>(max_length, c.eval_length(run.finetune.length));
-  spdlog::info("data: {} ({} train / {} held-out tokens); scoring {} chunks of {} tokens from {} of {} held-out "
-               "documents ({} sample) at lengths {}",
-               c.data.path, corpus.train.numel(), corpus.held_out.numel(), sample.starts.size(), sample.chunk,
-               sample.documents, corpus.held_out_documents.size(), sample.kind, json(lengths).dump());
+  if (c.data.is_task())
+    spdlog::info("data: tasks {} (training instances of {}-{} tokens; scoring {} instances per task at lengths {})",
+                 json(c.data.task.names).dump(), std::llround(c.data.task.min_length * double(c.train.length)) + 1,
+                 c.train.length + 1, c.data.task.instances, json(lengths).dump());
+  else
+    spdlog::info("data: {} ({} train / {} held-out tokens); scoring {} chunks of {} tokens from {} of {} held-out "
+                 "documents ({} sample) at lengths {}",
+                 c.data.path, corpus.train.numel(), corpus.held_out.numel(), sample.starts.size(), sample.chunk,
+                 sample.documents, corpus.held_out_documents.size(), sample.kind, json(lengths).dump());
 
   const std::string report_path = (out / "report.json").string();
   json report = {{"schema", kReportSchema},
@@ -462,7 +520,7 @@ json run_experiment(const Config& config, const RunOptions& options) {
                  {"config", c.resolved},
                  {"environment", environment_info(c.device, precision.to_json(hardware), threads, layout.to_json())},
                  {"data", corpus.summary},
-                 {"evaluation", evaluation_summary(c, sample, corpus)},
+                 {"evaluation", c.data.is_task() ? task_evaluation_summary(c) : evaluation_summary(c, sample, corpus)},
                  {"runs", json::array()}};
   if (!report_parallel.is_null()) report["data_parallel"] = report_parallel;
 

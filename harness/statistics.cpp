@@ -26,9 +26,27 @@ std::pair<double, double> mean_and_stderr(const std::vector<double>& x) {
   return {mean, std::sqrt(ss / double(x.size() - 1) / double(x.size()))};
 }
 
-std::vector<double> seed_nll(const json& result) {
-  return result.contains("seed_nll") ? result["seed_nll"].get<std::vector<double>>()
-                                     : std::vector<double>{result.at("nll").get<double>()};
+// Each metric is a ratio of per-cluster sums: its per-cluster numerators and denominators in
+// "per_document", its per-seed means under "seed_<name>", its error under "<name>_stderr".
+struct MetricKeys {
+  const char* sum;
+  const char* count;
+};
+MetricKeys metric_keys(const std::string& metric) {
+  if (metric == "nll") return {"nll_sum", "tokens"};
+  if (metric == "accuracy") return {"accuracy_sum", "sequences"};
+  if (metric == "token_accuracy") return {"token_accuracy_sum", "tokens"};
+  throw std::invalid_argument(fmt::format("unknown metric \"{}\"; allowed: nll, accuracy, token_accuracy", metric));
+}
+
+std::vector<double> seed_values(const json& result, const std::string& metric) {
+  const std::string key = "seed_" + metric;
+  return result.contains(key) ? result[key].get<std::vector<double>>()
+                              : std::vector<double>{result.at(metric).get<double>()};
+}
+
+std::string cluster_word(const json& result) {
+  return result.at("per_document").value("unit", std::string("document")) + "s";
 }
 
 }  // namespace
@@ -87,56 +105,69 @@ std::pair<double, double> combine_errors(const std::vector<ErrorPart>& parts) {
   return {std::sqrt(variance), df};
 }
 
+const std::vector<std::string>& metric_names() {
+  static const std::vector<std::string> names = {"nll", "accuracy", "token_accuracy"};
+  return names;
+}
+
 json aggregate_seed_results(const std::vector<json>& per_seed) {
   if (per_seed.empty()) return json::array();
   json out = json::array();
   const size_t K = per_seed.size();
   for (size_t i = 0; i < per_seed[0].size(); ++i) {
     json cell = per_seed[0][i];
-    std::vector<double> means;
     for (const auto& seed : per_seed) {
       const json& r = seed.at(i);
-      if (r.at("eval_length") != cell.at("eval_length") || r.at("protocol") != cell.at("protocol"))
-        throw std::invalid_argument("seeds of one run evaluated different lengths or protocols");
-      means.push_back(r.at("nll").get<double>());
-    }
-    const auto [mean, se_seed] = mean_and_stderr(means);
-    // Seed-averaged per-document sums: the document-sampling error of the seed mean.
-    auto sums = cell["per_document"]["nll_sum"].get<std::vector<double>>();
-    const auto counts = cell["per_document"]["tokens"].get<std::vector<int64_t>>();
-    for (size_t k = 1; k < K; ++k) {
-      const auto other = per_seed[k][i]["per_document"]["nll_sum"].get<std::vector<double>>();
-      if (other.size() != sums.size() || per_seed[k][i]["per_document"]["tokens"] != cell["per_document"]["tokens"])
+      if (r.at("eval_length") != cell.at("eval_length") || r.at("protocol") != cell.at("protocol") ||
+          r.value("task", "") != cell.value("task", ""))
+        throw std::invalid_argument("seeds of one run evaluated different lengths, protocols or tasks");
+      if (r["per_document"]["ids"] != cell["per_document"]["ids"])
         throw std::invalid_argument("seeds of one run scored different documents");
-      for (size_t d = 0; d < sums.size(); ++d) sums[d] += other[d];
     }
-    for (double& s : sums) s /= double(K);
-    const double se_doc = clustered_stderr(sums, counts);
-    const auto [se, df] = combine_errors({{se_doc, double(counts.size()) - 1}, {se_seed, double(K) - 1}});
-    cell["nll"] = mean;
-    cell["ppl"] = std::exp(mean);
-    cell["nll_stderr"] = std::isfinite(se) ? json(se) : json(nullptr);
-    cell["stderr_parts"] = {{"documents", std::isfinite(se_doc) ? json(se_doc) : json(nullptr)},
-                            {"seeds", std::isfinite(se_seed) ? json(se_seed) : json(nullptr)},
-                            {"document_count", counts.size()}, {"seed_count", K},
-                            {"df", std::isfinite(df) ? json(df) : json(nullptr)}};
-    cell["seed_nll"] = means;
-    std::vector<double> rounded;  // 1e-6 nats is far below any difference worth reporting
-    for (double s : sums) rounded.push_back(std::round(s * 1e6) / 1e6);
-    cell["per_document"]["nll_sum"] = rounded;
-    // Position views: plain means over seeds (each seed scored the same tokens).
-    for (const char* key : {"last_l_nll"}) {
+    for (const std::string& metric : metric_names()) {
+      if (!cell.contains(metric)) continue;
+      const MetricKeys keys = metric_keys(metric);
+      std::vector<double> means;
+      for (const auto& seed : per_seed) means.push_back(seed.at(i).at(metric).get<double>());
+      const auto [mean, se_seed] = mean_and_stderr(means);
+      // Seed-averaged per-cluster sums: the cluster-sampling error of the seed mean.
+      auto sums = cell["per_document"][keys.sum].get<std::vector<double>>();
+      const auto counts = cell["per_document"][keys.count].get<std::vector<int64_t>>();
+      for (size_t k = 1; k < K; ++k) {
+        const auto other = per_seed[k][i]["per_document"][keys.sum].get<std::vector<double>>();
+        if (other.size() != sums.size() || per_seed[k][i]["per_document"][keys.count] != cell["per_document"][keys.count])
+          throw std::invalid_argument("seeds of one run scored different documents");
+        for (size_t d = 0; d < sums.size(); ++d) sums[d] += other[d];
+      }
+      for (double& s : sums) s /= double(K);
+      const double se_doc = clustered_stderr(sums, counts);
+      const auto [se, df] = combine_errors({{se_doc, double(counts.size()) - 1}, {se_seed, double(K) - 1}});
+      cell[metric] = mean;
+      cell[metric + "_stderr"] = std::isfinite(se) ? json(se) : json(nullptr);
+      cell[metric == "nll" ? std::string("stderr_parts") : metric + "_stderr_parts"] = {
+          {cluster_word(cell), std::isfinite(se_doc) ? json(se_doc) : json(nullptr)},
+          {"seeds", std::isfinite(se_seed) ? json(se_seed) : json(nullptr)},
+          {"cluster_count", counts.size()}, {"seed_count", K},
+          {"df", std::isfinite(df) ? json(df) : json(nullptr)}};
+      cell["seed_" + metric] = means;
+      std::vector<double> rounded;  // 1e-6 is far below any difference worth reporting
+      for (double s : sums) rounded.push_back(std::round(s * 1e6) / 1e6);
+      cell["per_document"][keys.sum] = rounded;
+    }
+    cell["ppl"] = std::exp(cell["nll"].get<double>());
+    // Position views (text results): plain means over seeds (each seed scored the same tokens).
+    if (cell.contains("last_l_nll")) {
       double m = 0;
-      for (const auto& seed : per_seed) m += seed[i].at(key).get<double>() / double(K);
-      cell[key] = m;
+      for (const auto& seed : per_seed) m += seed[i].at("last_l_nll").get<double>() / double(K);
+      cell["last_l_nll"] = m;
+      cell["last_l_ppl"] = std::exp(m);
     }
-    cell["last_l_ppl"] = std::exp(cell["last_l_nll"].get<double>());
-    for (size_t b = 0; b < cell["buckets"].size(); ++b) {
+    for (size_t b = 0; b < cell.value("buckets", json::array()).size(); ++b) {
       double m = 0;
       for (const auto& seed : per_seed) m += seed[i]["buckets"][b]["nll"].get<double>() / double(K);
       cell["buckets"][b]["nll"] = m;
     }
-    for (size_t b = 0; b < cell["curve"].size(); ++b) {
+    for (size_t b = 0; b < cell.value("curve", json::array()).size(); ++b) {
       double m = 0;
       for (const auto& seed : per_seed) m += seed[i]["curve"][b][1].get<double>() / double(K);
       cell["curve"][b][1] = m;
@@ -170,43 +201,44 @@ bool same_trained_model(const json& run_a, const json& run_b) {
          (run_a.contains("trained_model") && run_a["trained_model"] == run_b.value("trained_model", json()));
 }
 
-Comparison compare_results(const json& left, const json& right, bool same_model) {
+Comparison compare_results(const json& left, const json& right, bool same_model, const std::string& metric) {
+  const MetricKeys keys = metric_keys(metric);
   Comparison c;
-  c.difference = left.at("nll").get<double>() - right.at("nll").get<double>();
+  c.difference = left.at(metric).get<double>() - right.at(metric).get<double>();
   c.error = c.df = c.critical = kNaN;
   if (!left.contains("per_document") || !right.contains("per_document")) {
     c.problem = "per-document sums are missing (a report written before this version): re-run the config";
     return c;
   }
-  const auto counts = left["per_document"]["tokens"].get<std::vector<int64_t>>();
+  const auto counts = left["per_document"][keys.count].get<std::vector<int64_t>>();
   if (left["per_document"]["ids"] != right["per_document"]["ids"] ||
-      right["per_document"]["tokens"].get<std::vector<int64_t>>() != counts) {
-    c.problem = "the two results did not score the same documents (compare results of one report)";
+      right["per_document"][keys.count].get<std::vector<int64_t>>() != counts) {
+    c.problem = fmt::format("the two results did not score the same {} (compare results of one report)", cluster_word(left));
     return c;
   }
-  const auto [d, se_doc] = paired_difference(left["per_document"]["nll_sum"].get<std::vector<double>>(),
-                                             right["per_document"]["nll_sum"].get<std::vector<double>>(), counts);
-  const auto ls = seed_nll(left), rs = seed_nll(right);
+  const auto [d, se_doc] = paired_difference(left["per_document"][keys.sum].get<std::vector<double>>(),
+                                             right["per_document"][keys.sum].get<std::vector<double>>(), counts);
+  const auto ls = seed_values(left, metric), rs = seed_values(right, metric);
   double se_seed = kNaN, seed_df = 0;
   if (ls.size() == rs.size() && ls.size() >= 2) {
     std::vector<double> diffs(ls.size());
     for (size_t k = 0; k < ls.size(); ++k) diffs[k] = ls[k] - rs[k];
     se_seed = mean_and_stderr(diffs).second;
     seed_df = double(ls.size()) - 1;
-    c.kind = fmt::format("paired by {} documents and {} seeds", counts.size(), ls.size());
+    c.kind = fmt::format("paired by {} {} and {} seeds", counts.size(), cluster_word(left), ls.size());
   } else if (!same_model) {
     c.problem = fmt::format("separately trained models need at least 2 seeds each (and the same seeds) for a "
                             "difference with training variance; these have {} and {}", ls.size(), rs.size());
   } else {
-    c.kind = fmt::format("paired by {} documents, 1 seed", counts.size());
+    c.kind = fmt::format("paired by {} {}, 1 seed", counts.size(), cluster_word(left));
   }
   const auto [se, df] = combine_errors({{se_doc, double(counts.size()) - 1}, {se_seed, seed_df}});
-  c.difference = d;  // equals the difference of the means: every result scores the same tokens
+  c.difference = d;  // equals the difference of the means: every result scores the same clusters
   c.error = se;
   c.df = df;
   c.critical = t_quantile_975(df);
   if (c.problem.empty() && !std::isfinite(se))
-    c.problem = fmt::format("no error: {} document(s) and {} seed(s)", counts.size(), ls.size());
+    c.problem = fmt::format("no error: {} {} and {} seed(s)", counts.size(), cluster_word(left), ls.size());
   return c;
 }
 

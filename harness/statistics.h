@@ -43,7 +43,11 @@ std::pair<double, double> combine_errors(const std::vector<ErrorPart>& parts);
 // Combines one run's per-seed results (same sample, same lengths and protocols) into the cells
 // tables, plots and claims read: mean over seeds with the error above. Keeps every per-seed number
 // under "seed_nll" and the parts of the error under "stderr_parts".
+// Task results (harness/eval/task_eval.h) carry accuracy and token_accuracy the same way, their
+// clusters being task instances.
 nlohmann::json aggregate_seed_results(const std::vector<nlohmann::json>& per_seed_results);
+// The metrics a result may carry, each a ratio of per-cluster sums.
+const std::vector<std::string>& metric_names();
 nlohmann::json aggregate_seed_passkey(const std::vector<nlohmann::json>& per_seed_passkey);
 
 // A paired comparison of two aggregated results: difference (left - right) and its error.
@@ -55,7 +59,9 @@ struct Comparison {
 // `same_model`: both results come from the same trained weights (one run at two lengths, or two
 // inference-time scalings of one model); then one seed needs no between-seed term. Otherwise a
 // difference between separately trained models needs at least 2 seeds on each side.
-Comparison compare_results(const nlohmann::json& left, const nlohmann::json& right, bool same_model);
+// `metric`: nll (default), or accuracy / token_accuracy for task results (clusters = instances).
+Comparison compare_results(const nlohmann::json& left, const nlohmann::json& right, bool same_model,
+                           const std::string& metric = "nll");
 
 // Whether two run entries of a report evaluate the same trained weights: the same run, or runs
 // with the same "trained_model" (inference-time settings differ only).

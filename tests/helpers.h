@@ -28,12 +28,22 @@ inline GPT tiny_model(const std::string& encoding, int64_t train_length = 16, in
   spec.heads = heads;
   spec.train_length = train_length;
   spec.max_length = max_length;
+  spec.layers = layers;
   ModelConfig cfg;
   cfg.layers = layers;
   cfg.d_model = d_model;
   cfg.heads = heads;
   torch::manual_seed(7);
   return GPT(cfg, make_encoding(spec));
+}
+
+// Weights large enough that positions visibly move the logits (at init, 0.02-scale weights make
+// every attention nearly uniform, so different position schemes agree to 1e-3).
+inline void scramble_weights(GPT& model, double std = 0.3) {
+  torch::NoGradGuard g;
+  torch::manual_seed(11);
+  for (auto& p : model->parameters())
+    if (p.dim() == 2) p.normal_(0.0, std);
 }
 
 // A short fp32 training job for tests (no checkpoints, no progress lines).

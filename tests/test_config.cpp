@@ -56,6 +56,12 @@ TEST_CASE("run entries: encoding, scaling, factor and options are validated") {
   CHECK(c.runs[0].scaling.options["beta_fast"] == 16);
   CHECK(c.runs[0].scaling.options["beta_slow"] == 1.0);
   CHECK(c.runs[0].encoding_options["base"] == 500000);
+  auto exact = parse_config(with_run({{"encoding", "rope"}, {"scaling", "dynamic-ntk"}, {"exact_chunk", "auto"}}));
+  CHECK(exact.runs[0].scaling.exact_chunk == 0);
+  CHECK_THROWS_WITH(parse_config(with_run({{"encoding", "rope"}, {"scaling", "yarn"}, {"factor", 4}, {"exact_chunk", 16}})),
+                    Catch::Contains("runs[0].exact_chunk") && Catch::Contains("factor follows the length"));
+  CHECK_THROWS_WITH(parse_config(with_run({{"encoding", "rope"}, {"scaling", "dynamic-ntk"}, {"exact_chunk", 0}})),
+                    Catch::Contains("runs[0].exact_chunk") && Catch::Contains("\"auto\" (L/4) or a number of tokens >= 1"));
   CHECK_THROWS_WITH(parse_config(json{{"runs", json::array()}}), Catch::Contains("\"runs\""));
   CHECK_THROWS_WITH(parse_config(json{{"runs", {{{"encoding", "rope"}}, {{"encoding", "rope"}}}}}), Catch::Contains("duplicate"));
 }

@@ -223,6 +223,90 @@ TEST_CASE("partial rotary rotates the first fraction of pairs with the frequenci
   CHECK_THROWS_WITH(make_encoding(spec), Catch::Contains("rotary_fraction"));
 }
 
+TEST_CASE("ReRoPE scores far pairs at the window's distance, leaky ReRoPE at w + (n - w) / s") {
+  // head_dim 2: one pair at frequency 1, so q = k = (1, 0) scores cos(distance).
+  EncodingSpec spec{"rope", 2, 1, 8, 16};
+  auto enc = make_encoding(spec);
+  auto score = [](const PositionInputs& pos, int64_t i, int64_t j) {
+    const bool far = pos.far.defined() && pos.far[i][j].item<bool>();
+    const double qa = std::atan2((far ? pos.far_q_sin : pos.sin)[i][0].item<double>(), (far ? pos.far_q_cos : pos.cos)[i][0].item<double>());
+    const double ka = std::atan2((far ? pos.far_k_sin : pos.sin)[j][0].item<double>(), (far ? pos.far_k_cos : pos.cos)[j][0].item<double>());
+    return std::cos(qa - ka);
+  };
+  Scaling rerope;
+  rerope.method = "rerope";
+  rerope.options = {{"window", 2}};
+  enc->set_scaling(rerope);
+  auto pos = enc->positions(8, torch::kCPU);
+  CHECK(!pos.far[3][2].item<bool>());
+  CHECK(pos.far[3][1].item<bool>());
+  CHECK(!pos.far[1][3].item<bool>());  // above the diagonal: the causal mask's, never far
+  CHECK(score(pos, 1, 0) == Approx(std::cos(1.0)));  // near: plain RoPE
+  CHECK(score(pos, 6, 0) == Approx(std::cos(2.0)).margin(1e-6));  // far: clipped to w = 2
+  CHECK(score(pos, 7, 3) == Approx(std::cos(2.0)).margin(1e-6));
+  Scaling leaky;
+  leaky.method = "leaky-rerope";
+  leaky.factor = 4;
+  leaky.options = {{"window", 2}};
+  enc->set_scaling(leaky);
+  pos = enc->positions(8, torch::kCPU);
+  CHECK(score(pos, 6, 0) == Approx(std::cos(2.0 + 4.0 / 4)).margin(1e-6));  // 2 + (6 - 2) / 4
+  CHECK(score(pos, 7, 1) == Approx(std::cos(3.0)).margin(1e-6));
+  CHECK(score(pos, 7, 2) == Approx(std::cos(2.75)).margin(1e-6));
+  CHECK_THAT(enc->notes(), Catch::Contains("two QK products"));
+}
+
+TEST_CASE("leaky ReRoPE at factor 1 is plain RoPE; ReRoPE with a window past T never uses its far term") {
+  auto model = test::tiny_model("rope", 8, 32);
+  test::scramble_weights(model);
+  model->eval();
+  torch::NoGradGuard g;
+  auto tokens = torch::randint(256, {2, 24}, torch::kInt64);
+  auto plain = model->forward(tokens);
+  Scaling leaky;
+  leaky.method = "leaky-rerope";
+  leaky.factor = 1;
+  leaky.options = {{"window", 3}};
+  model->encoding().set_scaling(validate_scaling(leaky));
+  CHECK(torch::allclose(model->forward(tokens), plain, 1e-5, 1e-5));
+  Scaling rerope;
+  rerope.method = "rerope";
+  rerope.options = {{"window", 24}};
+  model->encoding().set_scaling(validate_scaling(rerope));
+  CHECK(torch::allclose(model->forward(tokens), plain, 1e-5, 1e-5));
+  rerope.options = {{"window", 4}};
+  model->encoding().set_scaling(validate_scaling(rerope));
+  auto clipped = model->forward(tokens);
+  CHECK(torch::allclose(clipped.slice(1, 0, 4), plain.slice(1, 0, 4), 1e-5, 1e-5));  // no pair 4 apart yet
+  CHECK(!torch::allclose(clipped.slice(1, 4), plain.slice(1, 4), 1e-3, 1e-3));
+}
+
+TEST_CASE("CoPE: positions are reverse cumulative sums of sigmoid gates, logits interpolated between learned vectors") {
+  // One head, head_dim 2, npos_max 4. Query 0 scores key 0 at 0 (gate 1/2); query 1 scores keys
+  // 0, 1 at ln 3 and 0 (gates 3/4, 1/2). Positions: p00 = 1/2, p10 = 3/4 + 1/2 = 5/4, p11 = 1/2.
+  EncodingSpec spec{"cope", 2, 1, 8, 16};
+  spec.options = {{"npos_max", 4}};
+  auto enc = make_encoding(spec);
+  {
+    torch::NoGradGuard g;
+    // e(p) = (p, 10 (p + 1)) at integer p, so interpolation gives the same line in between.
+    enc->named_parameters()["pos_emb"].copy_(torch::tensor({0.f, 1.f, 2.f, 3.f, 10.f, 20.f, 30.f, 40.f}).view({1, 2, 4}));
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  auto q = torch::tensor({1.f, 0.f, 0.f, 1.f}).view({1, 1, 2, 2});
+  auto scores = torch::tensor({0.f, -inf, float(std::log(3.0)), 0.f}).view({1, 1, 2, 2});
+  REQUIRE(enc->positions(2, torch::kCPU).contextual);
+  auto extra = enc->contextual_logits(q, scores, 0)[0][0];
+  // The authors score the unscaled query: q here is scaled by 1/sqrt(2), so each term gains sqrt(2).
+  CHECK(extra[0][0].item<double>() == Approx(0.5 * std::sqrt(2.0)));
+  CHECK(extra[1][0].item<double>() == Approx(10 * 2.25 * std::sqrt(2.0)));
+  CHECK(extra[1][1].item<double>() == Approx(10 * 1.5 * std::sqrt(2.0)));
+  // Counts past npos_max - 1 are clamped there: 8 open gates count 3, not 8.
+  auto open = torch::full({1, 1, 1, 8}, 50.f);
+  CHECK(enc->contextual_logits(torch::tensor({1.f, 0.f}).view({1, 1, 1, 2}), open, 0)[0][0][0][0].item<double>() ==
+        Approx(3 * std::sqrt(2.0)));
+}
+
 TEST_CASE("learned table: untrained rows past L are stated and too-long sequences fail clearly") {
   EncodingSpec spec{"learned", 32, 4, 16, 32};
   auto enc = make_encoding(spec);

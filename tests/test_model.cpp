@@ -23,6 +23,46 @@ TEST_CASE("causal masking: changing a future token never changes past logits (ev
   }
 }
 
+TEST_CASE("exact dynamic scaling equals a per-position brute force: each query on its prefix at its chunk's s") {
+  auto model = test::tiny_model("rope", 8, 40);  // L = 8
+  test::scramble_weights(model);
+  model->eval();
+  torch::NoGradGuard g;
+  auto tokens = torch::randint(256, {2, 30}, torch::kInt64);
+  auto with_scaling = [&](Scaling s) { model->encoding().set_scaling(validate_scaling(std::move(s))); };
+  Scaling yarn;
+  yarn.method = "yarn";  // factor "auto"
+  with_scaling(yarn);
+  auto window_level = model->forward(tokens);  // one s = 30/8 for every query
+  yarn.exact_chunk = 4;
+  with_scaling(yarn);
+  auto exact = inference_logits(model, tokens);
+  REQUIRE(exact.sizes() == window_level.sizes());
+  for (int64_t i = 0; i < 30; ++i) {
+    // Query i's chunk ends at min(30, 4 * ceil((i + 1) / 4)); the reference runs the tokens up to
+    // i alone with that chunk's factor written out.
+    const int64_t end = std::min<int64_t>(30, (i / 4 + 1) * 4);
+    Scaling fixed;
+    fixed.method = "yarn";
+    fixed.factor = std::max(1.0, end / 8.0);
+    with_scaling(fixed);
+    auto reference = model->forward(tokens.narrow(1, 0, i + 1)).select(1, i);
+    INFO("query " << i);
+    CHECK(torch::allclose(exact.select(1, i), reference, 1e-4, 1e-4));
+  }
+  CHECK(!torch::allclose(exact.slice(1, 0, 8), window_level.slice(1, 0, 8), 1e-3, 1e-3));  // early queries see s = 1
+  // dynamic-ntk with 1-token chunks is the textbook cache-free method: every query at s = (i+1)/L.
+  Scaling dynamic;
+  dynamic.method = "dynamic-ntk";
+  dynamic.exact_chunk = 1;
+  with_scaling(dynamic);
+  auto per_token = inference_logits(model, tokens);
+  dynamic.exact_chunk.reset();
+  with_scaling(dynamic);
+  for (int64_t i : {0, 7, 8, 15, 29})
+    CHECK(torch::allclose(per_token.select(1, i), model->forward(tokens.narrow(1, 0, i + 1)).select(1, i), 1e-4, 1e-4));
+}
+
 TEST_CASE("a tiny model's loss goes down") {
   // A repetitive text: a model that learns anything at all beats its initial ~ln(256) loss.
   std::string text;

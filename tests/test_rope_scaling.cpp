@@ -235,8 +235,42 @@ TEST_CASE("LongRoPE divides each frequency by its rescale factor: short lists up
   CHECK_THROWS_WITH(validate_scaling(bad), Catch::Contains("must be a list of numbers"));
 }
 
+TEST_CASE("ReRoPE keeps RoPE's frequencies and sets the window (L/2 by default) and the far compression") {
+  Scaling s;
+  s.method = "rerope";
+  s = validate_scaling(s);
+  auto f = rope_frequencies(8, 10000, s, 128, 512);
+  CHECK(f.inv_freq == rope_inv_freq(8, 10000));
+  CHECK(f.rerope_window == 64);
+  CHECK(f.rerope_far_scale == 0.0);
+  Scaling leaky;
+  leaky.method = "leaky-rerope";
+  leaky.factor = 8;
+  leaky.options = {{"window", 32}};
+  f = rope_frequencies(8, 10000, validate_scaling(leaky), 128, 512);
+  CHECK(f.rerope_window == 32);
+  CHECK(f.rerope_far_scale == 0.125);
+  s.factor = 2;
+  CHECK_THROWS_WITH(validate_scaling(s), Catch::Contains("takes no factor"));
+}
+
+TEST_CASE("exact dynamic mode: one prefix for every chunk up to L, then one per chunk") {
+  // L = 8, chunk 2: chunks ending 2, 4, 6, 8 all have s = 1 (one prefix of 8); then 10, 12, 13.
+  CHECK(exact_prefix_ends(13, 8, 2) == std::vector<int64_t>{8, 10, 12, 13});
+  CHECK(exact_prefix_ends(6, 8, 2) == std::vector<int64_t>{6});
+  CHECK(exact_prefix_ends(32, 16, 0) == std::vector<int64_t>{16, 20, 24, 28, 32});  // 0 = L/4
+  CHECK(exact_prefix_ends(20, 8, 12) == std::vector<int64_t>{12, 20});  // a first chunk past L is its own
+  Scaling fixed;
+  fixed.method = "ntk";
+  fixed.factor = 4;
+  fixed.exact_chunk = 8;
+  CHECK_THROWS_WITH(validate_scaling(fixed), Catch::Contains("factor follows the length"));
+  fixed.factor.reset();  // "auto": s = T/L, so the exact mode applies
+  CHECK_NOTHROW(validate_scaling(fixed));
+}
+
 TEST_CASE("scaling validation names the allowed values") {
-  CHECK_THROWS_WITH(scaling("linear"), Catch::Contains("allowed: none, pi, ntk, dynamic-ntk, yarn, ntk-by-parts, llama3, longrope"));
+  CHECK_THROWS_WITH(scaling("linear"), Catch::Contains("allowed: none, pi, ntk, dynamic-ntk, yarn, ntk-by-parts, llama3, longrope, rerope, leaky-rerope"));
   CHECK_THROWS_WITH(scaling("pi", 0.5), Catch::Contains(">= 1"));
   Scaling s;
   s.method = "pi";

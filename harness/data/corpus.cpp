@@ -6,6 +6,7 @@
 
 #include "harness/atomic_file.h"
 #include "harness/data/sources.h"
+#include "harness/data/tasks.h"
 #include "harness/data/token_cache.h"
 
 namespace lb {
@@ -32,6 +33,28 @@ static Corpus load_bin(const DataConfig& c) {
                     {"document_boundaries", "none in .bin files: val.bin counts as one document"},
                     {"train_tokens", corpus.train.numel()},
                     {"held_out_tokens", corpus.held_out.numel()}};
+  return corpus;
+}
+
+Corpus load_training_data(const Config& c) {
+  if (c.data.is_task()) {
+    Corpus corpus;
+    corpus.vocab = kTaskVocab;
+    corpus.train = corpus.held_out = torch::empty({0}, torch::kUInt8);
+    corpus.summary = {{"format", "synthetic tasks"}, {"tokenizer", {{"kind", "tasks"}, {"vocab", kTaskVocab}}},
+                      {"task", c.resolved.at("data").at("task")}};
+    corpus.batches = task_batches(c.data.task, c.train.length);
+    return corpus;
+  }
+  Corpus corpus = load_corpus(c.data);
+  corpus.batches = stream_batches(corpus.train);
+  if (c.data.passkey_mix > 0) {
+    if (!corpus.tokenizer)
+      throw ConfigError("config key \"data.passkey_mix\": passkey prompts are text, but data.path holds "
+                        "pre-tokenized ids with no tokenizer");
+    corpus.batches = with_passkey_rows(corpus.batches, c.data.passkey_mix, corpus.tokenizer, c.eval.passkey.digits);
+    corpus.summary["passkey_mix"] = c.data.passkey_mix;
+  }
   return corpus;
 }
 

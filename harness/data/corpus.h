@@ -8,6 +8,7 @@
 
 #include "harness/config.h"
 #include "harness/data/files.h"
+#include "harness/data/sampler.h"
 #include "harness/data/tokenizer.h"
 
 namespace lb {
@@ -21,10 +22,14 @@ struct Corpus {
   int64_t vocab = 256;
   std::shared_ptr<const Tokenizer> tokenizer;  // null for pre-tokenized .bin files
   nlohmann::json summary;  // source, format, tokenizer, documents, split rule, token counts (for the report)
+  BatchSource batches;     // training batches: windows of `train`, or generated task instances
 };
 
 // Loads the corpus, building its token cache first when the cache is missing or stale (source
 // files changed, tokenizer changed). Throws DataError naming the file on bad data.
 Corpus load_corpus(const DataConfig& config);
+// The data a config trains on: its text corpus (with passkey rows mixed in at data.passkey_mix), or
+// for data.task the synthetic tasks (no streams, no tokenizer; vocabulary kTaskVocab).
+Corpus load_training_data(const Config& config);
 
 }  // namespace lb

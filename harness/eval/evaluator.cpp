@@ -85,7 +85,7 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, const EvalSample&
     torch::Tensor nll;
     {
       AutocastScope autocast(opt.bf16, opt.device);
-      nll = token_nll(model->forward(rows.narrow(1, 0, T)), rows.narrow(1, 1, T));
+      nll = token_nll(inference_logits(model, rows.narrow(1, 0, T)), rows.narrow(1, 1, T));
     }
     nll = nll.to(torch::kCPU, torch::kFloat64);
     auto scored = (positions.unsqueeze(0) >= plan_score_from.narrow(0, first, n).unsqueeze(1)).to(torch::kFloat64);

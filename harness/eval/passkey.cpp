@@ -12,12 +12,25 @@ nlohmann::json PasskeyResult::to_json() const {
           {"digit_nll", digit_nll}};
 }
 
+namespace {
+
+const std::string kFiller = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. ";
+const std::string kAsk = "What is the pass key? The pass key is";
+
+std::vector<int32_t> needle_ids(const Tokenizer& tokenizer, const std::string& key) {
+  return tokenizer.encode("The pass key is " + key + ". Remember it. " + key + " is the pass key. ");
+}
+
+}  // namespace
+
+int64_t passkey_min_length(const Tokenizer& tokenizer, const std::string& key) {
+  return int64_t(needle_ids(tokenizer, key).size() + tokenizer.encode(kAsk + " " + key).size()) - 1;
+}
+
 PasskeyPrompt passkey_prompt(const Tokenizer& tokenizer, int64_t T, double depth, const std::string& key) {
-  static const std::string filler =
-      "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. ";
-  static const std::string ask = "What is the pass key? The pass key is";
-  const auto filler_ids = tokenizer.encode(filler);
-  const auto needle = tokenizer.encode("The pass key is " + key + ". Remember it. " + key + " is the pass key. ");
+  const std::string& ask = kAsk;
+  const auto filler_ids = tokenizer.encode(kFiller);
+  const auto needle = needle_ids(tokenizer, key);
   const auto question = tokenizer.encode(ask + " " + key);
   // The key's tokens are what follows the question's own tokens; subword tokenizers may attach
   // the space to the key or not, so both cuts are tried.
@@ -34,7 +47,7 @@ PasskeyPrompt passkey_prompt(const Tokenizer& tokenizer, int64_t T, double depth
   const int64_t room = T + 1 - int64_t(needle.size() + question.size());
   if (room < 0)
     throw std::invalid_argument(fmt::format("passkey probe needs windows of at least {} tokens, not {}",
-                                            needle.size() + question.size() - 1, T));
+                                            passkey_min_length(tokenizer, key), T));
   auto fill = [&](int64_t n) {
     for (int64_t i = 0; i < n; ++i) prompt.ids.push_back(filler_ids[size_t(i) % filler_ids.size()]);
   };
@@ -51,7 +64,7 @@ std::vector<PasskeyResult> passkey_probe(GPT& model, int64_t T, const PasskeyOpt
   model->eval();
   return passkey_probe([&](const torch::Tensor& tokens) {
     AutocastScope autocast(o.bf16, o.device);
-    return model->forward(tokens);
+    return inference_logits(model, tokens);
   }, T, o);
 }
 

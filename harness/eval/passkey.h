@@ -39,12 +39,13 @@ struct PasskeyPrompt {
 // Filler, the needle at `depth` of the filler, and the question, each tokenized on its own and
 // joined, so the prompt has exactly T + 1 tokens under any tokenizer.
 PasskeyPrompt passkey_prompt(const Tokenizer& tokenizer, int64_t T, double depth, const std::string& key);
+// The shortest T a prompt with this key fits in.
+int64_t passkey_min_length(const Tokenizer& tokenizer, const std::string& key);
 
 // Runs the probe on a model (eval mode, InferenceMode, the options' precision and device).
 std::vector<PasskeyResult> passkey_probe(GPT& model, int64_t T, const PasskeyOptions& options);
 // The same against any next-token scorer: tokens [B, T] int64 -> logits [B, T, V]. Tests plant
 // scorers whose answers are known.
-using LogitsFn = std::function<torch::Tensor(const torch::Tensor& tokens)>;
 std::vector<PasskeyResult> passkey_probe(const LogitsFn& logits_of, int64_t T, const PasskeyOptions& options);
 
 }  // namespace lb

@@ -35,8 +35,8 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
   return rotate(x, rotary_tables(cos, sin, scale));
 }
 
-CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg)
-    : heads_(cfg.heads), head_dim_(cfg.d_model / cfg.heads) {
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg, int64_t layer)
+    : heads_(cfg.heads), head_dim_(cfg.d_model / cfg.heads), layer_(layer) {
   qkv_ = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, 3 * cfg.d_model).bias(false)));
   proj_ = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, cfg.d_model).bias(false)));
   torch::NoGradGuard no_grad;
@@ -52,22 +52,28 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Att
   auto q = qkv[0], k = qkv[1], v = qkv[2];  // [B, H, T, hd]
   // q carries the attention's scale (T x hd rather than the T x T scores), inside its rotary
   // tables when there are any.
+  torch::Tensor scores;
   if (in.q.c.defined()) {
-    q = rotate(q, in.q);
-    k = rotate(k, in.k);
+    auto q_rotated = rotate(q, in.q);
+    scores = torch::matmul(q_rotated, rotate(k, in.k).transpose(-2, -1));
+    if (in.far.defined())  // ReRoPE: far pairs are scored with the second rotation
+      scores = torch::where(in.far, torch::matmul(rotate(q, in.q_far), rotate(k, in.k_far).transpose(-2, -1)), scores);
+    q = q_rotated;
   } else {
     q = q * in.q_scale;
+    scores = torch::matmul(q, k.transpose(-2, -1));
   }
   // The mask comes in the compute dtype, so the T x T scores are never promoted to fp32; softmax
   // accumulates in fp32 internally either way.
-  auto scores = torch::matmul(q, k.transpose(-2, -1)).add_(in.mask);
+  scores.add_(in.mask);
+  if (in.contextual) scores = scores + in.contextual->contextual_logits(q, scores, layer_).to(scores.scalar_type());
   auto y = torch::matmul(torch::softmax(scores, -1), v);
   return proj_->forward(y.transpose(1, 2).reshape({B, T, C}));
 }
 
-BlockImpl::BlockImpl(const ModelConfig& cfg) {
+BlockImpl::BlockImpl(const ModelConfig& cfg, int64_t layer) {
   ln1_ = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model})));
-  attn_ = register_module("attn", CausalSelfAttention(cfg));
+  attn_ = register_module("attn", CausalSelfAttention(cfg, layer));
   ln2_ = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model})));
   const int64_t hidden = cfg.mlp_ratio * cfg.d_model;
   fc_ = register_module("fc", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, hidden).bias(false)));
@@ -91,7 +97,7 @@ GPTImpl::GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding)
   }
   register_module("encoding", encoding_);
   blocks_ = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < cfg.layers; ++i) blocks_->push_back(Block(cfg));
+  for (int64_t i = 0; i < cfg.layers; ++i) blocks_->push_back(Block(cfg, i));
   ln_f_ = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model})));
 }
 
@@ -117,6 +123,12 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
     in.q = rotary_tables(pos.cos, pos.sin, pos.q_scale, in.q_scale);
     in.k = rotary_tables(pos.cos, pos.sin, pos.k_scale);
   }
+  if (pos.far.defined()) {
+    in.q_far = rotary_tables(pos.far_q_cos, pos.far_q_sin, pos.q_scale, in.q_scale);
+    in.k_far = rotary_tables(pos.far_k_cos, pos.far_k_sin, pos.k_scale);
+    in.far = pos.far;
+  }
+  if (pos.contextual) in.contextual = encoding_.get();
   in.mask = attention_mask(pos, tokens.device());
   for (const auto& block : *blocks_) x = block->as<Block>()->forward(x, in);
   x = ln_f_->forward(x);
@@ -130,6 +142,20 @@ int64_t GPTImpl::parameter_count() const {
   int64_t n = 0;
   for (const auto& p : parameters()) n += p.numel();
   return n;
+}
+
+torch::Tensor inference_logits(GPT& model, const torch::Tensor& tokens) {
+  const int64_t chunk = model->encoding().rescale_chunk(), T = tokens.size(1);
+  if (chunk == 0) return model->forward(tokens);
+  // Causal attention: a prefix's logits are the full sequence's, so each prefix's last chunk is
+  // what a model that recomputed everything at that chunk's s would give.
+  std::vector<torch::Tensor> parts;
+  int64_t done = 0;
+  for (int64_t end : exact_prefix_ends(T, model->encoding().spec().train_length, chunk)) {
+    parts.push_back(model->forward(tokens.narrow(1, 0, end)).narrow(1, done, end - done));
+    done = end;
+  }
+  return torch::cat(parts, 1);
 }
 
 torch::Tensor token_nll(const torch::Tensor& logits, const torch::Tensor& targets) {

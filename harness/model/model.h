@@ -3,6 +3,7 @@
 // comes only from the Encoding plug-in, through its three hooks.
 #pragma once
 #include <torch/torch.h>
+#include <functional>
 
 #include "encodings/encoding.h"
 #include "harness/config.h"
@@ -29,22 +30,25 @@ struct AttentionInputs {
   RotaryTables q, k;     // undefined tables: no rotation
   double q_scale = 1.0;  // applied to q when there is no rotation (else it is inside q's tables)
   torch::Tensor mask;    // [T, T] or [H, T, T] additive: 0 / -inf causal plus any encoding bias
+  RotaryTables q_far, k_far;  // ReRoPE's second rotation, scored where `far` is true
+  torch::Tensor far;          // [T, T] bool
+  Encoding* contextual = nullptr;  // adds its contextual_logits to the scores (CoPE)
 };
 
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
-  CausalSelfAttentionImpl(const ModelConfig& cfg);
+  CausalSelfAttentionImpl(const ModelConfig& cfg, int64_t layer);
   torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in);
 
  private:
-  int64_t heads_, head_dim_;
+  int64_t heads_, head_dim_, layer_;
   torch::nn::Linear qkv_{nullptr}, proj_{nullptr};
 };
 TORCH_MODULE(CausalSelfAttention);
 
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(const ModelConfig& cfg);
+  BlockImpl(const ModelConfig& cfg, int64_t layer);
   torch::Tensor forward(torch::Tensor x, const AttentionInputs& in);
 
  private:
@@ -74,6 +78,13 @@ class GPTImpl : public torch::nn::Module {
   PositionTableCache causal_;  // [T, T] 0 / -inf
 };
 TORCH_MODULE(GPT);
+
+// What probes and task scoring call: tokens [B, T] -> logits [B, T, V] (a model, or a test's stand-in).
+using LogitsFn = std::function<torch::Tensor(const torch::Tensor& tokens)>;
+
+// Logits for evaluation and probes: model->forward, except under an exact dynamic scaling
+// (Encoding::rescale_chunk), where each chunk of queries is scored on its own prefix.
+torch::Tensor inference_logits(GPT& model, const torch::Tensor& tokens);
 
 // Per-token next-token negative log-likelihood: logits [B, T, V], targets [B, T] -> [B, T] fp32.
 torch::Tensor token_nll(const torch::Tensor& logits, const torch::Tensor& targets);

@@ -179,7 +179,18 @@ bool load_complete_checkpoint(GPT& model, const std::string& prefix, TrainStats*
   return try_load(model, nullptr, prefix, state, fs::path(prefix).filename().string(), nullptr, stats);
 }
 
+torch::Tensor batch_loss(const torch::Tensor& logits, const TrainBatch& batch) {
+  const int64_t T = logits.size(1);
+  auto nll = token_nll(logits, batch.tokens.narrow(1, 1, T));
+  if (!batch.weights.defined()) return nll.mean();
+  return (nll * batch.weights).sum() / batch.weights.sum().clamp_min(1.0);
+}
+
 TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, torch::Device device) {
+  return train(model, stream_batches(stream), job, device);
+}
+
+TrainStats train(GPT& model, const BatchSource& batches, const TrainJob& job, torch::Device device) {
   TrainStats stats;
   model->to(device);
   if (load_complete_checkpoint(model, job.checkpoint, &stats)) {
@@ -230,14 +241,13 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
     for (auto& group : optimizer->param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     // Every rank draws the same global batch from (seed, step) and trains on its own rows.
-    auto batch = sample_windows(stream, job.train.batch_size, job.train.length, job.seed, step)
-                     .narrow(0, first_row, local_batch)
-                     .to(device);
-    auto inputs = batch.narrow(1, 0, job.train.length), targets = batch.narrow(1, 1, job.train.length);
+    TrainBatch batch = batches(job.train.batch_size, job.train.length, job.seed, step);
+    batch.tokens = batch.tokens.narrow(0, first_row, local_batch).to(device);
+    if (batch.weights.defined()) batch.weights = batch.weights.narrow(0, first_row, local_batch).to(device);
     torch::Tensor loss;
     {
       AutocastScope autocast(job.bf16, device);
-      loss = token_nll(model->forward(inputs), targets).mean();
+      loss = batch_loss(model->forward(batch.tokens.narrow(1, 0, job.train.length)), batch);
     }
     // With several ranks the logged loss is the global batch's mean, the same on every rank, so
     // every rank stops together on a non-finite one.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "harness/config.h"
+#include "harness/data/sampler.h"
 #include "harness/distributed.h"
 #include "harness/model/model.h"
 
@@ -37,7 +38,11 @@ double learning_rate(const TrainJob& job, int64_t step);
 // Trains `model` on `stream` (resuming from job.checkpoint if a partial one exists; returning the
 // stored stats at once if a complete one does; an unreadable checkpoint is set aside). Throws
 // NumericError when the loss is not finite, Interrupted (after saving a checkpoint) on SIGINT/SIGTERM.
+TrainStats train(GPT& model, const BatchSource& batches, const TrainJob& job, torch::Device device);
+// The same on random windows of a token stream.
 TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, torch::Device device);
+// Mean nll over the targets the batch's weights count (all when it has none).
+torch::Tensor batch_loss(const torch::Tensor& logits, const TrainBatch& batch);
 
 bool load_complete_checkpoint(GPT& model, const std::string& prefix, TrainStats* stats);
 // Steps done by the checkpoint at `prefix` (0 when there is none).

@@ -12,6 +12,10 @@ namespace {
 
 // "Scored: 32 chunks of 1,536 tokens (49,152 tokens) from 30 of 242 held-out documents (stream sample)."
 std::string sample_sentence(const json& e) {
+  if (e.value("sample", "") == "tasks")
+    return fmt::format("Scored at every length: {} instances per task of exactly T + 1 tokens (seed {}); {} training "
+                       "seed(s): {}.", e["instances"].get<int64_t>(), e["seed"].get<uint64_t>(),
+                       e["training_seeds"].size(), e["training_seeds"].dump());
   if (!e.contains("chunks")) return fmt::format("{} held-out tokens scored at every length.", e.value("tokens", 0));
   return fmt::format("Scored at every length: {} chunks of {} tokens ({} tokens) from {} of {} held-out documents "
                      "({} sample, seed {}); {} training seed(s): {}.",
@@ -23,6 +27,8 @@ std::string sample_sentence(const json& e) {
 
 std::string error_phrase(const json& e) {
   if (!e.contains("training_seeds")) return "clustered by window";
+  if (e.value("sample", "") == "tasks")
+    return e["training_seeds"].size() > 1 ? "mean over seeds; error from instances and seeds" : "over instances, one seed";
   return e["training_seeds"].size() > 1 ? "mean over seeds; error from documents and seeds" : "clustered by document, one seed";
 }
 
@@ -41,11 +47,28 @@ std::string report_markdown(const json& report) {
       cfg["train"]["length"].get<int>(), cfg["train"]["steps"].get<int>(), cfg["train"]["batch_size"].get<int>(),
       env.contains("precision") && env["precision"].is_object() ? env["precision"].value("effective", "?")
                                                                  : cfg["precision"].get<std::string>(),
-      cfg["data"]["path"].get<std::string>(), sample_sentence(report.at("evaluation")));
+      report["evaluation"].value("sample", "") == "tasks"
+          ? "tasks " + cfg["data"]["task"]["names"].dump()
+          : cfg["data"]["path"].get<std::string>(),
+      sample_sentence(report.at("evaluation")));
   if (report["evaluation"].contains("warning"))
     md += fmt::format("**Warning: {}** -- errors are n/a below 2 documents and unreliable with few.\n\n",
                       report["evaluation"]["warning"].get<std::string>());
   for (const auto& protocol : report.at("evaluation").at("protocols")) {
+    if (protocol == "task") {
+      for (const std::string metric : {"accuracy", "token_accuracy"}) {
+        TableOptions t;
+        t.protocol = "task";
+        t.metric = metric;
+        md += fmt::format("## {} on the tasks\n\n{} ± standard error ({}); best per column in bold.\n\n",
+                          metric == "accuracy" ? "Exact match" : "Answer-token accuracy",
+                          metric == "accuracy" ? "fraction of instances with every answer token right"
+                                               : "fraction of answer tokens right",
+                          error_phrase(report.at("evaluation")));
+        md += render_table({report}, t) + "\n";
+      }
+      continue;
+    }
     TableOptions t;
     t.protocol = protocol;
     md += fmt::format("## Perplexity, {} windows{}\n\nppl ± standard error ({}); best per column in bold.\n\n",
@@ -63,19 +86,23 @@ std::string report_markdown(const json& report) {
   if (report.contains("claims")) {
     md += fmt::format("## Claims\n\n{} claim(s) tested, each at 95%: expect about one in twenty true-looking verdicts "
                       "to be luck when many are tested (no multiple-comparison correction is applied). "
-                      "d = nll(left) − nll(right) per token ± its standard error, paired by held-out document and, with "
-                      "several seeds, by training seed; held when all of d ± t·se satisfies the claim (t: Student's "
+                      "d = nll(left) − nll(right) per token (or the difference in accuracy, for task claims) ± its "
+                      "standard error, paired by held-out document (task instance) and, with several seeds, by "
+                      "training seed; held when all of d ± t·se satisfies the claim (t: Student's "
                       "quantile at the error's degrees of freedom), not held when none of it does, inconclusive "
                       "otherwise or when the error is unknown.\n\n"
                       "| claim | check | d ± se | verdict |\n|---|---|---:|---|\n",
                       report["claims"].size());
     for (const auto& v : report["claims"]) {
       auto side = [](const json& s) { return fmt::format("{} @{}L", s["run"].get<std::string>(), s["length"].dump()); };
+      const std::string metric = v.value("metric", "nll");
+      const std::string unit = metric == "nll" ? "nats" : metric;
       std::string check = side(v["left"]) + " " + (v["op"] == "~" ? "≈" : v["op"].get<std::string>()) + " " + side(v["right"]);
-      if (v["op"] == "~") check += fmt::format(" (±{} nats)", v["tolerance"].dump());
-      else if (v["op"] == "<=") check += fmt::format(" (not worse by > {} nats)", v.value("margin", json(0.01)).dump());
-      else check += fmt::format(" (by > {} nats)", v.value("margin", json(0.01)).dump());
-      if (v["protocol"] != "nonoverlapping") check += ", " + v["protocol"].get<std::string>();
+      if (v["op"] == "~") check += fmt::format(" (±{} {})", v["tolerance"].dump(), unit);
+      else if (v["op"] == "<=") check += fmt::format(" ({} not worse by > {})", unit, v.value("margin", json(0.01)).dump());
+      else check += fmt::format(" (by > {} {})", v.value("margin", json(0.01)).dump(), unit);
+      if (v.contains("task")) check += ", task " + v["task"].get<std::string>();
+      else if (v["protocol"] != "nonoverlapping") check += ", " + v["protocol"].get<std::string>();
       const std::string error = v["stderr"].is_number() ? fmt::format("{:.3f}", v["stderr"].get<double>()) : "n/a";
       std::string verdict = fmt::format("**{}**", v["verdict"].get<std::string>());
       if (v.contains("reason")) verdict += " (" + v["reason"].get<std::string>() + ")";

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -28,14 +29,15 @@ struct Series {
   std::string data;
 };
 
-Series ppl_series(const json& report, const std::string& protocol) {
+// `value` (ppl, accuracy, ...) against T / L for each run's results under `protocol` (and `task`).
+Series length_series(const json& report, const std::string& protocol, const std::string& task, const std::string& value) {
   Series s;
   for (const auto& run : report.at("runs")) {
     std::string block;
     const double L = run.at("train_length").get<double>();
     for (const auto& r : run.value("results", json::array()))
-      if (r.at("protocol") == protocol)
-        block += fmt::format("{} {}\n", r.at("eval_length").get<double>() / L, r.at("ppl").get<double>());
+      if (r.at("protocol") == protocol && r.value("task", "") == task)
+        block += fmt::format("{} {}\n", r.at("eval_length").get<double>() / L, r.at(value).get<double>());
     if (block.empty()) continue;
     s.names.push_back(run.at("name"));
     s.data += block + "\n\n";
@@ -89,7 +91,7 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
   std::vector<std::string> written;
   const std::string title = report.at("name");
   for (const std::string protocol : {"nonoverlapping", "sliding"}) {
-    Series ppl = ppl_series(report, protocol);
+    Series ppl = length_series(report, protocol, "", "ppl");
     if (ppl.names.empty()) continue;
     const std::string suffix = protocol == "nonoverlapping" ? "" : "_sliding";
     const auto data = (work / ("ppl" + suffix + ".dat")).string();
@@ -118,6 +120,22 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
         quoted(curve_png), quoted(fmt::format("{}: loss by position at T = {} ({})", title, longest, protocol)),
         plot_command(curve_data, curve));
     written.push_back(curve_png);
+  }
+  std::vector<std::string> tasks;
+  for (const auto& run : report.at("runs"))
+    for (const auto& r : run.value("results", json::array()))
+      if (r.contains("task") && std::find(tasks.begin(), tasks.end(), r["task"]) == tasks.end()) tasks.push_back(r["task"]);
+  for (const auto& task : tasks) {
+    Series accuracy = length_series(report, "task", task, "accuracy");
+    const auto data = (work / ("accuracy_" + task + ".dat")).string();
+    std::ofstream(data) << accuracy.data;
+    const auto png = (dir / ("accuracy_" + task + ".png")).string();
+    script += fmt::format(
+        "set output {}\nset title {}\nset xlabel 'evaluation length / training length L'\n"
+        "set ylabel 'exact match (fraction of instances)'\nset xtics 0.5\nset yrange [-0.02:1.02]\n"
+        "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dashtype 2\n{}unset arrow 1\nset autoscale y\n",
+        quoted(png), quoted(fmt::format("{}: {} accuracy vs length", title, task)), plot_command(data, accuracy));
+    written.push_back(png);
   }
   const auto script_path = (work / "plots.gp").string();
   std::ofstream(script_path) << script;

@@ -36,7 +36,7 @@ void publish_report(json& report, const std::string& out_dir) {
   write_json_atomic((out / "report.json").string(), report);
   write_text_atomic((out / "report.md").string(), report_markdown(report));
   for (const auto& format : {"csv", "latex"}) {
-    TableOptions t;
+    TableOptions t = default_table_options(report);
     t.format = format;
     write_text_atomic((out / (std::string("table.") + (t.format == "csv" ? "csv" : "tex"))).string(),
                       render_table({report}, t));

@@ -16,12 +16,28 @@ using nlohmann::json;
 void validate_table_options(const TableOptions& o) {
   if (o.format != "markdown" && o.format != "csv" && o.format != "latex")
     throw std::invalid_argument(fmt::format("--format \"{}\": allowed: markdown, csv, latex", o.format));
-  if (o.protocol != "nonoverlapping" && o.protocol != "sliding")
-    throw std::invalid_argument(fmt::format("--protocol \"{}\": allowed: nonoverlapping, sliding", o.protocol));
-  if (o.metric != "ppl" && o.metric != "nll" && o.metric != "last_l_ppl")
-    throw std::invalid_argument(fmt::format("--metric \"{}\": allowed: ppl, nll, last_l_ppl", o.metric));
+  if (o.protocol != "nonoverlapping" && o.protocol != "sliding" && o.protocol != "task")
+    throw std::invalid_argument(fmt::format("--protocol \"{}\": allowed: nonoverlapping, sliding, task", o.protocol));
+  if (o.metric != "ppl" && o.metric != "nll" && o.metric != "last_l_ppl" && !is_accuracy_metric(o.metric))
+    throw std::invalid_argument(
+        fmt::format("--metric \"{}\": allowed: ppl, nll, last_l_ppl, accuracy, token_accuracy", o.metric));
+  if (is_accuracy_metric(o.metric) != (o.protocol == "task"))
+    throw std::invalid_argument(fmt::format("--metric {} goes with {}: accuracy is what task reports measure, "
+                                            "perplexity what text reports do",
+                                            o.metric, is_accuracy_metric(o.metric) ? "--protocol task" : "a text protocol"));
   if (!o.baseline.empty() && o.metric == "last_l_ppl")
     throw std::invalid_argument("--baseline compares nll per token; it does not combine with --metric last_l_ppl");
+}
+
+bool is_accuracy_metric(const std::string& metric) { return metric == "accuracy" || metric == "token_accuracy"; }
+
+TableOptions default_table_options(const json& report) {
+  TableOptions t;
+  if (report.value("evaluation", json::object()).value("sample", "") == "tasks") {
+    t.protocol = "task";
+    t.metric = "accuracy";
+  }
+  return t;
 }
 
 namespace {
@@ -32,6 +48,10 @@ struct Cell {
 };
 
 Cell cell_of(const json& result, const std::string& metric) {
+  if (is_accuracy_metric(metric)) {
+    const json& se = result.at(metric + "_stderr");
+    return {result.at(metric).get<double>(), se.is_number() ? se.get<double>() : std::nan(""), true};
+  }
   const double nll = result.at("nll");
   const double se = result.at("nll_stderr").is_number() ? result["nll_stderr"].get<double>() : std::nan("");  // n/a
   if (metric == "nll") return {nll, se, true};
@@ -39,9 +59,11 @@ Cell cell_of(const json& result, const std::string& metric) {
   return {result.at("last_l_ppl").get<double>(), -1, true};
 }
 
-// nll(result) - nll(base) with the error of the paired difference (harness/statistics.h).
-Cell paired_cell(const json& result, const json& base, const json& run, const json& base_run) {
-  const Comparison c = compare_results(result, base, same_trained_model(run, base_run));
+// metric(result) - metric(base) with the error of the paired difference (harness/statistics.h):
+// nll for the perplexity metrics.
+Cell paired_cell(const json& result, const json& base, const json& run, const json& base_run, const std::string& metric) {
+  const Comparison c = compare_results(result, base, same_trained_model(run, base_run),
+                                       is_accuracy_metric(metric) ? metric : "nll");
   if (c.problem.find("re-run") != std::string::npos || c.problem.find("same documents") != std::string::npos)
     throw std::invalid_argument(fmt::format("--baseline: runs \"{}\" and \"{}\" at T={}: {}", run.at("name").get<std::string>(),
                                             base_run.at("name").get<std::string>(), result["eval_length"].dump(), c.problem));
@@ -69,8 +91,13 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     bool failed = false;  // the run stopped (e.g. its loss diverged): every cell says so
   };
   std::vector<Row> rows;
-  // With a baseline, its result at each eval length (under the protocol).
-  std::map<int64_t, json> base;
+  // A row per run, or per (run, task) in task reports; a column per eval length.
+  auto row_key = [](const json& run, const json& result) {
+    const std::string task = result.value("task", "");
+    return run.at("name").get<std::string>() + (task.empty() ? "" : " · " + task);
+  };
+  // With a baseline, its result at each (task, eval length) under the protocol.
+  std::map<std::pair<std::string, int64_t>, json> base;
   json base_run;
   json base_data;  // the baseline report's data summary: rows must come from the same data
   if (!o.baseline.empty()) {
@@ -82,7 +109,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
           base_data = report.value("data", json());
           base_run = run;
           for (const auto& r : run.at("results"))
-            if (r.at("protocol") == o.protocol) base[r.at("eval_length").get<int64_t>()] = r;
+            if (r.at("protocol") == o.protocol) base[{r.value("task", ""), r.at("eval_length").get<int64_t>()}] = r;
         }
     if (found != 1)
       throw std::invalid_argument(fmt::format("--baseline \"{}\" names {} runs in the report(s); it must name one",
@@ -94,28 +121,42 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
                                               "differences need the same held-out tokens",
                                               o.baseline, report.value("name", std::string("?"))));
     for (const auto& run : report.at("runs")) {
-      Row row{run.at("name").get<std::string>(), {}, run.value("status", "complete") == "failed"};
+      const bool failed = run.value("status", "complete") == "failed";
       const double L = run.value("train_length", 1.0);
+      std::vector<Row> run_rows;
+      auto row_for = [&](const std::string& name) -> Row& {
+        for (auto& r : run_rows)
+          if (r.name == name) return r;
+        run_rows.push_back(Row{name, {}, failed});
+        return run_rows.back();
+      };
+      if (failed) row_for(run.at("name").get<std::string>());
       for (const auto& r : run.value("results", json::array())) {
         if (r.at("protocol") != o.protocol) continue;
         const int64_t T = r.at("eval_length");
         columns[T] = double(T) / L;
+        Row& row = row_for(row_key(run, r));
         if (o.baseline.empty()) row.cells[T] = cell_of(r, o.metric);
-        else if (auto b = base.find(T); b != base.end()) row.cells[T] = paired_cell(r, b->second, run, base_run);
+        else if (auto b = base.find({r.value("task", ""), T}); b != base.end())
+          row.cells[T] = paired_cell(r, b->second, run, base_run, o.metric);
       }
-      rows.push_back(row);
+      if (run_rows.empty()) run_rows.push_back(Row{run.at("name").get<std::string>(), {}, failed});
+      rows.insert(rows.end(), run_rows.begin(), run_rows.end());
     }
   }
   if (columns.empty())
     throw std::invalid_argument(fmt::format("no results with protocol \"{}\" in the report(s)", o.protocol));
 
+  // Best per column: lowest perplexity, highest accuracy (a difference from the baseline likewise).
+  const bool higher_better = is_accuracy_metric(o.metric);
   std::map<int64_t, double> best;
   for (const auto& [T, m] : columns) {
-    best[T] = std::numeric_limits<double>::infinity();
+    best[T] = higher_better ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
     for (const auto& row : rows)
-      if (auto c = row.cells.find(T); c != row.cells.end()) best[T] = std::min(best[T], c->second.value);
+      if (auto c = row.cells.find(T); c != row.cells.end())
+        best[T] = higher_better ? std::max(best[T], c->second.value) : std::min(best[T], c->second.value);
   }
-  const int precision = o.metric == "nll" || !o.baseline.empty() ? 3 : 2;
+  const int precision = o.metric == "nll" || higher_better || !o.baseline.empty() ? 3 : 2;
   auto number = [&](double v) { return fmt::format("{:.{}f}", v, precision); };
 
   std::string out;
@@ -161,8 +202,11 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     return out;
   }
   if (!o.baseline.empty())
-    out += fmt::format("Δ nll per token vs {} ± standard error of the paired difference (by document, and by seed "
-                       "where there are several; {} windows)\n\n", o.baseline, o.protocol);
+    out += higher_better
+               ? fmt::format("Δ {} vs {} ± standard error of the paired difference (by instance, and by seed where "
+                             "there are several)\n\n", o.metric, o.baseline)
+               : fmt::format("Δ nll per token vs {} ± standard error of the paired difference (by document, and by "
+                             "seed where there are several; {} windows)\n\n", o.baseline, o.protocol);
   out += "| run |";
   for (const auto& [T, m] : columns) out += fmt::format(" {} ({}) |", label(m), T);
   out += "\n|---|";
