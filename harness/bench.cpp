@@ -7,6 +7,7 @@
 #include "harness/model/precision.h"
 #include "harness/model/model.h"
 #include "harness/report/environment.h"
+#include "harness/model/fused.h"
 #include "harness/model/trainer.h"
 
 namespace lb {
@@ -85,7 +86,30 @@ json run_bench(const BenchOptions& o) {
       token_nll(model->forward(rows.narrow(1, 0, T)), rows.narrow(1, 1, T));
     eval_s = seconds_since(t0);
   }
+  json fused = nullptr;
+  if (o.fused_seeds > 1) {
+    // The same steps for N seeds at once; "one after another" is the solo rate above.
+    std::vector<GPT> models;
+    std::vector<TrainJob> jobs;
+    for (int64_t s = 0; s < o.fused_seeds; ++s) {
+      torch::manual_seed(uint64_t(s + 1));
+      models.push_back(GPT(cfg, make_encoding(spec)));
+      jobs.push_back(job);
+      jobs.back().seed = uint64_t(s + 1);
+      jobs.back().train.steps = o.warmup;
+    }
+    const auto batches = stream_batches(stream);
+    train_fused(models, batches, jobs, torch::kCPU);
+    for (auto& j : jobs) j.train.steps = o.steps;
+    t0 = std::chrono::steady_clock::now();
+    train_fused(models, batches, jobs, torch::kCPU);
+    const double fused_s = seconds_since(t0);
+    const double solo_tps = double(o.steps * o.batch * o.length) / train_s;
+    const double fused_tps = double(o.fused_seeds * o.steps * o.batch * o.length) / fused_s;
+    fused = {{"seeds", o.fused_seeds}, {"train_tokens_per_second", fused_tps}, {"speedup", fused_tps / solo_tps}};
+  }
   return {{"side", "lengthbench"},
+          {"fused_seeds", fused},
           {"precision", precision.effective},
           {"precision_choice", precision.to_json(hardware)},
           {"cpu", hardware.cpu_model},

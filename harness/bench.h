@@ -12,6 +12,7 @@ struct BenchOptions {
   int threads = 2;                  // set by the caller (use_threads); recorded here
   std::string precision = "auto";   // auto: bf16 only where the CPU has it natively
   std::string encoding = "rope";
+  int64_t fused_seeds = 0;          // > 1: also time that many seeds trained as one fused model
 };
 
 nlohmann::json run_bench(const BenchOptions& options);

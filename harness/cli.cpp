@@ -48,7 +48,7 @@ constexpr const char* kUsage = R"(usage:
                               a finished report; rewrites its report.json and report.md)
   lengthbench list
   lengthbench bench [--layers N] [--d-model D] [--heads H] [--length L] [--batch B] [--steps S]
-                    [--threads N] [--precision auto|bf16|fp32] [--encoding E] [--gemm-peak]
+                    [--threads N] [--precision auto|bf16|fp32] [--encoding E] [--gemm-peak] [--fused-seeds N]
 )";
 
 struct UsageError : InputError {
@@ -279,7 +279,7 @@ int cmd_inspect(int argc, char** argv) {
 
 int cmd_bench(int argc, char** argv) {
   Args args(argc, argv, 2, {"layers", "d-model", "heads", "length", "batch", "steps", "warmup", "threads",
-                            "precision", "encoding", "eval-tokens", "gemm-peak"});
+                            "precision", "encoding", "eval-tokens", "gemm-peak", "fused-seeds"});
   const int threads = use_threads(int(args.integer("threads", 2)));
   if (auto peak = args.get("gemm-peak")) {  // --gemm-peak N: square GEMM size
     const int64_t n = args.integer("gemm-peak", 1024);
@@ -301,6 +301,7 @@ int cmd_bench(int argc, char** argv) {
   if (o.precision != "auto" && o.precision != "bf16" && o.precision != "fp32")
     throw UsageError("--precision: allowed: auto, bf16, fp32");
   o.encoding = args.get("encoding").value_or(o.encoding);
+  o.fused_seeds = args.integer("fused-seeds", 0);
   std::cout << run_bench(o).dump() << "\n";
   return 0;
 }

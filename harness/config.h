@@ -89,12 +89,15 @@ struct TrainConfig {
   double beta2 = 0.95;
   int64_t log_every = 50;
   int64_t checkpoint_every = 200;
+  // Train the seeds of one run as one fused model (harness/model/fused.h) where the encoding
+  // allows it; each seed's weights match its solo training up to float rounding.
+  bool fuse_seeds = false;
   template <class Self, class Visit>
   static void fields(Self& s, Visit&& v) {
     v("length", s.length), v("steps", s.steps), v("batch_size", s.batch_size), v("lr", s.lr),
         v("min_lr_ratio", s.min_lr_ratio), v("warmup_steps", s.warmup_steps), v("weight_decay", s.weight_decay),
         v("grad_clip", s.grad_clip), v("beta1", s.beta1), v("beta2", s.beta2), v("log_every", s.log_every),
-        v("checkpoint_every", s.checkpoint_every);
+        v("checkpoint_every", s.checkpoint_every), v("fuse_seeds", s.fuse_seeds);
   }
 };
 

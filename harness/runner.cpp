@@ -19,6 +19,7 @@
 #include "harness/preflight.h"
 #include "harness/shard_plan.h"
 #include "harness/statistics.h"
+#include "harness/model/fused.h"
 #include "harness/model/model.h"
 #include "harness/model/precision.h"
 #include "harness/model/trainer.h"
@@ -75,6 +76,12 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length, 
                        uint64_t seed) {
   const auto& r = c.resolved;
   json data = r["data"];
+  json train = r["train"];
+  train.erase("fuse_seeds");  // how the seeds were scheduled, not what they learned
+  // Keys that text data leaves at their defaults stay out, so checkpoints from before they existed
+  // are still found.
+  if (!c.data.is_task()) data.erase("task");
+  if (c.data.passkey_mix == 0) data.erase("passkey_mix");
   data.erase("eval_tokens");
   data.erase("cache_dir");
   // The data itself, not just its settings: a retrained tokenizer or changed source files give
@@ -84,7 +91,7 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length, 
   // Bump kModelVersion whenever model or encoding arithmetic changes, so old checkpoints are not
   // silently reused for a different model.
   constexpr int kModelVersion = 4;  // 4: FIRE and KERPLE as their references
-  return {{"version", kModelVersion},  {"model", r["model"]},       {"train", r["train"]},
+  return {{"version", kModelVersion},  {"model", r["model"]}, {"train", train},
           {"data", data},              {"seed", seed},
           {"precision", bf16 ? "bf16" : "fp32"},  {"encoding", run.encoding},
           {"encoding_options", run.encoding_options}, {"max_length", max_length}};
@@ -335,6 +342,48 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
       if (u.run == &run) seeds.push_back(u.seed);
     return seeds;
   };
+  // train.fuse_seeds: the untrained seeds of `first`'s run train together as one fused model.
+  auto train_seeds_fused = [&](const Unit& first) {
+    std::vector<GPT> fresh;
+    std::vector<TrainJob> jobs;
+    std::vector<const Unit*> todo;
+    for (const auto& u : units) {
+      if (u.run != first.run || models.count(u.key) || finished.count(unit_name(u.run->name, u.seed))) continue;
+      GPT model = build_model(c, *u.run, corpus.vocab, max_length, u.seed);
+      TrainJob job = train_job(c, log_label(c, u.run->encoding, u.seed), compute.bf16, u.seed);
+      job.checkpoint = (out / "checkpoints" / u.key).string();
+      if (TrainStats stats; load_complete_checkpoint(model, job.checkpoint, &stats)) {
+        models.emplace(u.key, model);
+        train_stats[u.key] = stats.to_json();
+        continue;
+      }
+      fresh.push_back(model);
+      jobs.push_back(job);
+      todo.push_back(&u);
+    }
+    std::string why;
+    if (fresh.size() < 2 || !can_fuse(fresh, &why)) {
+      if (fresh.size() >= 2) spdlog::info("[{}] seeds trained one after another: {}", first.run->name, why);
+      return;
+    }
+    std::vector<uint64_t> seeds;
+    for (const Unit* u : todo) seeds.push_back(u->seed);
+    jobs[0].label = fmt::format("{} seeds {}", first.run->encoding, json(seeds).dump());
+    spdlog::info("[{}] training {} seeds fused as one model for {} steps at length {}", first.run->encoding,
+                 seeds.size(), c.train.steps, c.train.length);
+    try {
+      const auto stats = train_fused(fresh, corpus.batches, jobs, compute.device);
+      for (size_t i = 0; i < todo.size(); ++i) {
+        save_trained(fresh[i], jobs[i], stats[i]);
+        models.emplace(todo[i]->key, fresh[i]);
+        train_stats[todo[i]->key] = stats[i].to_json();
+        train_stats[todo[i]->key]["fused_seeds"] = seeds;
+      }
+    } catch (const NumericError& e) {
+      for (const Unit* u : todo) failed[u->key] = e.what();
+      throw;
+    }
+  };
   for (const auto& unit : units) {
     const RunSpec& run = *unit.run;
     const std::string name = unit_name(run.name, unit.seed);
@@ -347,6 +396,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
     } else {
       try {
         if (auto f = failed.find(unit.key); f != failed.end()) throw NumericError(f->second);
+        if (c.train.fuse_seeds && !compute.data_parallel && !models.count(unit.key)) train_seeds_fused(unit);
         if (!models.count(unit.key)) {
           GPT model = build_model(c, run, corpus.vocab, max_length, unit.seed);
           TrainJob job = train_job(c, log_label(c, run.encoding, unit.seed), compute.bf16, unit.seed);

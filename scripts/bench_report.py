@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Runs lengthbench and the Python peer alternately, keeps each side's best of N, measures the
-GEMM peak, and writes results/bench/bench.json and bench.md. Called by scripts/bench.
+GEMM peak, times 3 seeds trained as one fused model against the same seeds one after another,
+and writes results/bench/bench.json and bench.md. Called by scripts/bench.
 Compares at the machine's native precision: fp32 always, bf16 only where the CPU computes it
 natively (avx512_bf16 or amx_bf16; elsewhere bf16 is emulated and not a fair comparison)."""
 import argparse, datetime, json, platform, subprocess, sys
@@ -70,6 +71,20 @@ def main():
             row["peak_fraction"] = row["train_flops"] / peak_flops
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
+    # Seeds trained together: 3 seeds of the quick model fused vs the solo rate (one after another).
+    fused_rows = []
+    size = SIZES[0]
+    for precision in precisions:
+        best = {"solo": 0, "fused": 0}
+        for _ in range(a.repeats):
+            r = run_json(["build/lengthbench", "bench", "--d-model", str(size["d_model"]), "--precision", precision,
+                          "--layers", str(size["layers"]), "--heads", str(size["heads"]), "--length", str(size["length"]),
+                          "--batch", str(size["batch"]), "--threads", str(a.threads), "--steps", "40", "--fused-seeds", "3"])
+            best["solo"] = max(best["solo"], r["train_tokens_per_second"])
+            best["fused"] = max(best["fused"], r["fused_seeds"]["train_tokens_per_second"])
+        fused_rows.append({"size": size["name"], "precision": precision, "seeds": 3, "sequential_train": best["solo"],
+                           "fused_train": best["fused"], "speedup": best["fused"] / best["solo"]})
+        print(json.dumps(fused_rows[-1]), file=sys.stderr)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
     env = {"date": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z", "cpu": cpu, "cpu_flags": flags,
            "native_precisions": precisions, "threads": a.threads,
@@ -87,8 +102,13 @@ def main():
     md = "\n".join(lines) + (f"\n\nGEMM peak (2048^3, measured): fp32 {peak['fp32_flops']/1e9:.0f} GFLOP/s, bf16 {peak['bf16_flops']/1e9:.0f} GFLOP/s. "
                              f"{a.threads} threads, best of {a.repeats} alternating runs per side, {cpu} (flags: {' '.join(flags)}; "
                              f"native: {', '.join(precisions)}), commit {env['commit']}, {env['date']}.\n")
+    md += ("\n| model | precision | seeds | one after another: tok/s (all seeds) | fused: tok/s (all seeds) | speedup |\n"
+           "|---|---|---:|---:|---:|---:|\n")
+    for r in fused_rows:
+        md += (f"| {r['size']} | {r['precision']} | {r['seeds']} | {r['sequential_train']:,.0f} | {r['fused_train']:,.0f} | "
+               f"{r['speedup']:.2f}x |\n")
     with open(f"{a.out}/bench.json", "w") as f:
-        json.dump({"environment": env, "rows": rows}, f, indent=2)
+        json.dump({"environment": env, "rows": rows, "fused_seeds": fused_rows}, f, indent=2)
     with open(f"{a.out}/bench.md", "w") as f:
         f.write(md)
     print(md)

@@ -44,12 +44,8 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg, int64_t
   torch::nn::init::normal_(proj_->weight, 0.0, 0.02 / std::sqrt(2.0 * cfg.layers));
 }
 
-torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  // unbind, not indexing: its backward stacks the three gradients instead of scattering each
-  // into a zero-filled copy of the whole qkv tensor.
-  auto qkv = qkv_->forward(x).view({B, T, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
-  auto q = qkv[0], k = qkv[1], v = qkv[2];  // [B, H, T, hd]
+torch::Tensor attend(torch::Tensor q, const torch::Tensor& k, const torch::Tensor& v, const AttentionInputs& in,
+                     int64_t layer) {
   // q carries the attention's scale (T x hd rather than the T x T scores), inside its rotary
   // tables when there are any.
   torch::Tensor scores;
@@ -66,8 +62,16 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const Att
   // The mask comes in the compute dtype, so the T x T scores are never promoted to fp32; softmax
   // accumulates in fp32 internally either way.
   scores.add_(in.mask);
-  if (in.contextual) scores = scores + in.contextual->contextual_logits(q, scores, layer_).to(scores.scalar_type());
-  auto y = torch::matmul(torch::softmax(scores, -1), v);
+  if (in.contextual) scores = scores + in.contextual->contextual_logits(q, scores, layer).to(scores.scalar_type());
+  return torch::matmul(torch::softmax(scores, -1), v);
+}
+
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  // unbind, not indexing: its backward stacks the three gradients instead of scattering each
+  // into a zero-filled copy of the whole qkv tensor.
+  auto qkv = qkv_->forward(x).view({B, T, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
+  auto y = attend(qkv[0], qkv[1], qkv[2], in, layer_);  // [B, H, T, hd]
   return proj_->forward(y.transpose(1, 2).reshape({B, T, C}));
 }
 
@@ -112,11 +116,8 @@ torch::Tensor GPTImpl::attention_mask(const PositionInputs& pos, torch::Device d
   return mask;
 }
 
-torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
-  const int64_t T = tokens.size(1);
-  auto x = encoding_->embed(wte_->forward(tokens));
-  // Position tables, rotary tables and the mask are built once here and shared by every layer.
-  auto pos = encoding_->positions(T, tokens.device());
+AttentionInputs GPTImpl::attention_inputs(int64_t T, torch::Device device) {
+  auto pos = encoding_->positions(T, device);
   AttentionInputs in;
   in.q_scale = pos.logit_scale / std::sqrt(double(cfg_.d_model / cfg_.heads));
   if (pos.cos.defined()) {
@@ -129,7 +130,14 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
     in.far = pos.far;
   }
   if (pos.contextual) in.contextual = encoding_.get();
-  in.mask = attention_mask(pos, tokens.device());
+  in.mask = attention_mask(pos, device);
+  return in;
+}
+
+torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
+  auto x = encoding_->embed(wte_->forward(tokens));
+  // Position tables, rotary tables and the mask are built once here and shared by every layer.
+  const AttentionInputs in = attention_inputs(tokens.size(1), tokens.device());
   for (const auto& block : *blocks_) x = block->as<Block>()->forward(x, in);
   x = ln_f_->forward(x);
   if (is_training()) return F::linear(x, wte_->weight).to(torch::kFloat32);

@@ -35,6 +35,11 @@ struct AttentionInputs {
   Encoding* contextual = nullptr;  // adds its contextual_logits to the scores (CoPE)
 };
 
+// Causal attention of q, k, v [B, H, T, hd] under the position inputs every layer shares:
+// rotation (and ReRoPE's second one), scale, mask and bias, contextual logits. -> [B, H, T, hd].
+torch::Tensor attend(torch::Tensor q, const torch::Tensor& k, const torch::Tensor& v, const AttentionInputs& in,
+                     int64_t layer);
+
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   CausalSelfAttentionImpl(const ModelConfig& cfg, int64_t layer);
@@ -66,6 +71,8 @@ class GPTImpl : public torch::nn::Module {
   Encoding& encoding() { return *encoding_; }
   const ModelConfig& config() const { return cfg_; }
   int64_t parameter_count() const;
+  // The position inputs of every layer for sequences of length T, built once per forward pass.
+  AttentionInputs attention_inputs(int64_t T, torch::Device device);
 
  private:
   torch::Tensor attention_mask(const PositionInputs& pos, torch::Device device);

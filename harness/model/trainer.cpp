@@ -186,6 +186,12 @@ torch::Tensor batch_loss(const torch::Tensor& logits, const TrainBatch& batch) {
   return (nll * batch.weights).sum() / batch.weights.sum().clamp_min(1.0);
 }
 
+void save_trained(GPT& model, const TrainJob& job, const TrainStats& stats) {
+  if (job.checkpoint.empty()) return;
+  auto optimizer = make_optimizer(model, job);  // no moments to keep: the model is finished
+  save_checkpoint(model, optimizer, job.checkpoint, {{"step", stats.steps}, {"complete", true}, {"stats", stats.to_json()}});
+}
+
 TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, torch::Device device) {
   return train(model, stream_batches(stream), job, device);
 }

@@ -45,6 +45,8 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
 torch::Tensor batch_loss(const torch::Tensor& logits, const TrainBatch& batch);
 
 bool load_complete_checkpoint(GPT& model, const std::string& prefix, TrainStats* stats);
+// Writes a complete checkpoint at job.checkpoint for a model trained elsewhere (fused seeds).
+void save_trained(GPT& model, const TrainJob& job, const TrainStats& stats);
 // Steps done by the checkpoint at `prefix` (0 when there is none).
 int64_t checkpoint_step(const std::string& prefix);
 
