@@ -168,3 +168,24 @@ TEST_CASE("threads are set once per process: 0 means every core") {
   CHECK(at::get_num_threads() == int(std::max(1u, std::thread::hardware_concurrency())));
   use_threads(2);  // as tests/main.cpp set it
 }
+
+TEST_CASE("train.fuse_seeds trains a run's seeds as one model; results match training them one by one") {
+  test::TempDir dir;
+  const auto data = make_corpus(dir);
+  json cfg = small_config(data);
+  cfg["seeds"] = {1, 2};
+  cfg["runs"] = {{{"encoding", "rope"}}, {{"encoding", "t5"}}};
+  cfg["eval"]["protocols"] = {"nonoverlapping"};
+  json one_by_one = run_experiment(parse_config(cfg), {(dir.path / "solo").string()});
+  cfg["train"]["fuse_seeds"] = true;
+  json fused = run_experiment(parse_config(cfg), {(dir.path / "fused").string()});
+  REQUIRE(fused["status"] == "complete");
+  // The same trained-model identity either way (fusing is scheduling), so checkpoints are shared.
+  CHECK(fused["runs"][0]["trained_model"] == one_by_one["runs"][0]["trained_model"]);
+  CHECK(fused["runs"][0]["seeds"][0]["train"]["fused_seeds"] == json({1, 2}));
+  CHECK(!fused["runs"][1]["seeds"][0]["train"].contains("fused_seeds"));  // t5 learns positions: one by one
+  for (size_t run = 0; run < 2; ++run)
+    for (size_t i = 0; i < 2; ++i)
+      CHECK(fused["runs"][run]["results"][i]["nll"].get<double>() ==
+            Approx(one_by_one["runs"][run]["results"][i]["nll"].get<double>()).margin(1e-4));
+}

@@ -102,13 +102,7 @@ namespace {
 torch::optim::AdamW fused_optimizer(const FusedGPT& fused, const TrainJob& job) {
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& [name, t] : fused.parameters()) (t.dim() >= 3 ? decay : no_decay).push_back(t);
-  auto options = torch::optim::AdamWOptions(job.train.lr).betas({job.train.beta1, job.train.beta2}).weight_decay(job.train.weight_decay);
-  auto no_decay_options = options;
-  no_decay_options.weight_decay(0.0);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
-  return torch::optim::AdamW(groups, options);
+  return make_adamw(decay, no_decay, job);
 }
 
 // clip_grad_norm_ per seed: each seed's gradient is scaled by min(1, max_norm / (its norm + 1e-6)).

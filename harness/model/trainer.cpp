@@ -53,6 +53,17 @@ double learning_rate(const TrainJob& job, int64_t step) {
   return min_lr + 0.5 * (1.0 + std::cos(M_PI * progress)) * (job.train.lr - min_lr);
 }
 
+torch::optim::AdamW make_adamw(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
+                               const TrainJob& job) {
+  auto options = torch::optim::AdamWOptions(job.train.lr).betas({job.train.beta1, job.train.beta2}).weight_decay(job.train.weight_decay);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
+  auto no_decay_options = options;
+  no_decay_options.weight_decay(0.0);
+  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
+  return torch::optim::AdamW(groups, options);
+}
+
 namespace {
 
 std::string format_duration(double seconds) {
@@ -70,13 +81,7 @@ torch::optim::AdamW make_optimizer(GPT& model, const TrainJob& job) {
     const bool encoding = item.key().rfind("encoding.", 0) == 0;
     (item.value().dim() >= 2 && !encoding ? decay : no_decay).push_back(item.value());
   }
-  auto options = torch::optim::AdamWOptions(job.train.lr).betas({job.train.beta1, job.train.beta2}).weight_decay(job.train.weight_decay);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
-  auto no_decay_options = options;
-  no_decay_options.weight_decay(0.0);
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
-  return torch::optim::AdamW(groups, options);
+  return make_adamw(decay, no_decay, job);
 }
 
 json read_state(const std::string& prefix);

@@ -34,6 +34,9 @@ struct TrainStats {
 };
 
 double learning_rate(const TrainJob& job, int64_t step);
+// AdamW with the job's betas and learning rate: weight decay on `decay`, none on `no_decay`.
+torch::optim::AdamW make_adamw(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
+                               const TrainJob& job);
 
 // Trains `model` on `stream` (resuming from job.checkpoint if a partial one exists; returning the
 // stored stats at once if a complete one does; an unreadable checkpoint is set aside). Throws

@@ -73,6 +73,16 @@ std::string plot_command(const std::string& data_file, const Series& s) {
   return cmd + "\n";
 }
 
+// One plot: writes the series' data file and returns its gnuplot stanza, with a dashed line at
+// x = 1 (the training length) and `axes` set before and `reset` after it.
+std::string stanza(const fs::path& data_file, const Series& s, const fs::path& png, const std::string& title,
+                   const std::string& xlabel, const std::string& axes, const std::string& reset = "") {
+  std::ofstream(data_file) << s.data;
+  return fmt::format("set output {}\nset title {}\nset xlabel '{}'\n{}set xtics 0.5\n"
+                     "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dashtype 2\n{}unset arrow 1\n{}",
+                     quoted(png.string()), quoted(title), xlabel, axes, plot_command(data_file.string(), s), reset);
+}
+
 }  // namespace
 
 std::vector<std::string> write_plots(const json& report, const std::string& out_dir) {
@@ -94,15 +104,12 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
     Series ppl = length_series(report, protocol, "", "ppl");
     if (ppl.names.empty()) continue;
     const std::string suffix = protocol == "nonoverlapping" ? "" : "_sliding";
-    const auto data = (work / ("ppl" + suffix + ".dat")).string();
-    std::ofstream(data) << ppl.data;
     const auto png = (dir / ("ppl_vs_length" + suffix + ".png")).string();
-    script += fmt::format(
-        "set output {}\nset title {}\nset xlabel 'evaluation length / training length L'\n"
-        "set ylabel 'perplexity (per token, log scale)'\nset logscale y\nset xtics 0.5\n"
-        "set ytics (1.5,2,2.5,3,4,5,6,7,8,9,10,12,14,16,18,20,25,30,40,50,60,80,100,150,200,300,500,1000,3000,10000)\n"
-        "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dashtype 2\n{}unset arrow 1\nunset logscale y\nset ytics auto\n",
-        quoted(png), quoted(fmt::format("{}: perplexity vs length ({})", title, protocol)), plot_command(data, ppl));
+    script += stanza(work / ("ppl" + suffix + ".dat"), ppl, png, fmt::format("{}: perplexity vs length ({})", title, protocol),
+                     "evaluation length / training length L",
+                     "set ylabel 'perplexity (per token, log scale)'\nset logscale y\n"
+                     "set ytics (1.5,2,2.5,3,4,5,6,7,8,9,10,12,14,16,18,20,25,30,40,50,60,80,100,150,200,300,500,1000,3000,10000)\n",
+                     "unset logscale y\nset ytics auto\n");
     written.push_back(png);
 
     // Per-position loss only for non-overlapping windows: under sliding windows positions before
@@ -110,15 +117,10 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
     if (protocol != "nonoverlapping") continue;
     int64_t longest = 0;
     Series curve = curve_series(report, protocol, &longest);
-    const auto curve_data = (work / ("curve" + suffix + ".dat")).string();
-    std::ofstream(curve_data) << curve.data;
     const auto curve_png = (dir / ("loss_by_position" + suffix + ".png")).string();
-    script += fmt::format(
-        "set output {}\nset title {}\nset xlabel 'position in window / training length L'\n"
-        "set ylabel 'mean next-token loss (nats)'\nset xtics 0.5\n"
-        "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dashtype 2\n{}unset arrow 1\n",
-        quoted(curve_png), quoted(fmt::format("{}: loss by position at T = {} ({})", title, longest, protocol)),
-        plot_command(curve_data, curve));
+    script += stanza(work / ("curve" + suffix + ".dat"), curve, curve_png,
+                     fmt::format("{}: loss by position at T = {} ({})", title, longest, protocol),
+                     "position in window / training length L", "set ylabel 'mean next-token loss (nats)'\n");
     written.push_back(curve_png);
   }
   std::vector<std::string> tasks;
@@ -126,15 +128,10 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
     for (const auto& r : run.value("results", json::array()))
       if (r.contains("task") && std::find(tasks.begin(), tasks.end(), r["task"]) == tasks.end()) tasks.push_back(r["task"]);
   for (const auto& task : tasks) {
-    Series accuracy = length_series(report, "task", task, "accuracy");
-    const auto data = (work / ("accuracy_" + task + ".dat")).string();
-    std::ofstream(data) << accuracy.data;
     const auto png = (dir / ("accuracy_" + task + ".png")).string();
-    script += fmt::format(
-        "set output {}\nset title {}\nset xlabel 'evaluation length / training length L'\n"
-        "set ylabel 'exact match (fraction of instances)'\nset xtics 0.5\nset yrange [-0.02:1.02]\n"
-        "set arrow 1 from 1, graph 0 to 1, graph 1 nohead dashtype 2\n{}unset arrow 1\nset autoscale y\n",
-        quoted(png), quoted(fmt::format("{}: {} accuracy vs length", title, task)), plot_command(data, accuracy));
+    script += stanza(work / ("accuracy_" + task + ".dat"), length_series(report, "task", task, "accuracy"), png,
+                     fmt::format("{}: {} exact match vs length", title, task), "evaluation length / training length L",
+                     "set ylabel 'exact match (fraction of instances)'\nset yrange [-0.02:1.02]\n", "set autoscale y\n");
     written.push_back(png);
   }
   const auto script_path = (work / "plots.gp").string();

@@ -1,6 +1,7 @@
 #include "harness/report/tables.h"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -89,6 +90,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     std::string name;
     std::map<int64_t, Cell> cells;
     bool failed = false;  // the run stopped (e.g. its loss diverged): every cell says so
+    std::string task;     // task reports: rows are grouped, and best marked, per task
   };
   std::vector<Row> rows;
   // A row per run, or per (run, task) in task reports; a column per eval length.
@@ -124,18 +126,18 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
       const bool failed = run.value("status", "complete") == "failed";
       const double L = run.value("train_length", 1.0);
       std::vector<Row> run_rows;
-      auto row_for = [&](const std::string& name) -> Row& {
+      auto row_for = [&](const std::string& name, const std::string& task) -> Row& {
         for (auto& r : run_rows)
           if (r.name == name) return r;
-        run_rows.push_back(Row{name, {}, failed});
+        run_rows.push_back(Row{name, {}, failed, task});
         return run_rows.back();
       };
-      if (failed) row_for(run.at("name").get<std::string>());
+      if (failed) row_for(run.at("name").get<std::string>(), "");
       for (const auto& r : run.value("results", json::array())) {
         if (r.at("protocol") != o.protocol) continue;
         const int64_t T = r.at("eval_length");
         columns[T] = double(T) / L;
-        Row& row = row_for(row_key(run, r));
+        Row& row = row_for(row_key(run, r), r.value("task", ""));
         if (o.baseline.empty()) row.cells[T] = cell_of(r, o.metric);
         else if (auto b = base.find({r.value("task", ""), T}); b != base.end())
           row.cells[T] = paired_cell(r, b->second, run, base_run, o.metric);
@@ -147,15 +149,23 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   if (columns.empty())
     throw std::invalid_argument(fmt::format("no results with protocol \"{}\" in the report(s)", o.protocol));
 
-  // Best per column: lowest perplexity, highest accuracy (a difference from the baseline likewise).
+  // Task reports: the rows of one task together, tasks in the order they first appear.
+  std::vector<std::string> task_order;
+  for (const auto& row : rows)
+    if (std::find(task_order.begin(), task_order.end(), row.task) == task_order.end()) task_order.push_back(row.task);
+  std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    return std::find(task_order.begin(), task_order.end(), a.task) < std::find(task_order.begin(), task_order.end(), b.task);
+  });
+  // Best per column (and task): lowest perplexity, highest accuracy (a difference from the
+  // baseline likewise).
   const bool higher_better = is_accuracy_metric(o.metric);
-  std::map<int64_t, double> best;
-  for (const auto& [T, m] : columns) {
-    best[T] = higher_better ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-    for (const auto& row : rows)
-      if (auto c = row.cells.find(T); c != row.cells.end())
-        best[T] = higher_better ? std::max(best[T], c->second.value) : std::min(best[T], c->second.value);
-  }
+  std::map<std::pair<std::string, int64_t>, double> best;
+  for (const auto& row : rows)
+    for (const auto& [T, cell] : row.cells) {
+      const auto key = std::make_pair(row.task, T);
+      if (!best.count(key)) best[key] = cell.value;
+      best[key] = higher_better ? std::max(best[key], cell.value) : std::min(best[key], cell.value);
+    }
   const int precision = o.metric == "nll" || higher_better || !o.baseline.empty() ? 3 : 2;
   auto number = [&](double v) { return fmt::format("{:.{}f}", v, precision); };
 
@@ -186,7 +196,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     std::string s = number(c->second.value);
     if (c->second.error >= 0) s += (latex ? " $\\pm$ " : " ± ") + number(c->second.error);
     else if (std::isnan(c->second.error)) s += latex ? " $\\pm$ n/a" : " ± n/a";
-    if (c->second.value == best[T]) s = latex ? "\\textbf{" + s + "}" : "**" + s + "**";
+    if (c->second.value == best[{row.task, T}] && !(higher_better && c->second.value == 0)) s = latex ? "\\textbf{" + s + "}" : "**" + s + "**";
     return s;
   };
   if (latex) {
