@@ -17,6 +17,7 @@
 #include "harness/bench.h"
 #include "harness/report/claims.h"
 #include "harness/config.h"
+#include "harness/data/tasks.h"
 #include "harness/data/corpus.h"
 #include "harness/report/plots.h"
 #include "harness/report/files.h"
@@ -323,6 +324,9 @@ int cmd_list() {
   }
   std::cout << "  with a length-dependent factor, \"exact_chunk\": N (or \"auto\" = L/4) scores queries in chunks of N, "
                "each at s = max(1, chunk end / L) on its own prefix (exact dynamic scaling)\n";
+  std::cout << "tasks (data.task.names; scored by exact match):\n";
+  for (const auto& t : task_registry())
+    std::cout << fmt::format("  {:<12} {} (instances of at least {} tokens)\n", t.name, t.description, t.min_length);
   return 0;
 }
 

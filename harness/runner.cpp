@@ -353,6 +353,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
       TrainJob job = train_job(c, log_label(c, u.run->encoding, u.seed), compute.bf16, u.seed);
       job.checkpoint = (out / "checkpoints" / u.key).string();
       if (TrainStats stats; load_complete_checkpoint(model, job.checkpoint, &stats)) {
+        model->to(compute.device);
         models.emplace(u.key, model);
         train_stats[u.key] = stats.to_json();
         continue;

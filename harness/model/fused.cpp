@@ -134,6 +134,7 @@ std::vector<TrainStats> train_fused(std::vector<GPT>& models, const BatchSource&
         j.train.batch_size != job.train.batch_size || j.train.lr != job.train.lr || j.bf16 != job.bf16)
       throw std::invalid_argument("fused seeds need one training recipe");
   const int64_t S = int64_t(models.size()), T = job.train.length;
+  for (auto& m : models) m->to(device);  // the trained weights are copied back there
   FusedGPT fused(models);
   fused.to(device);
   auto optimizer = fused_optimizer(fused, job);
