@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -428,6 +429,13 @@ Config parse_config(const json& user) {
                 fmt::format("config key \"data.task.min_length\": task \"{}\" needs instances of at least {} tokens, "
                             "but {} x train.length gives {}", name, task_info(name).min_length, c.data.task.min_length,
                             shortest));
+  }
+  if (std::count(c.data.task.names.begin(), c.data.task.names.end(), "count") > 0) {
+    double longest = 0;
+    for (double m : c.eval.lengths) longest = std::max(longest, m);
+    fail_unless(std::llround(longest * double(c.train.length)) + 1 <= 1005,
+                "config key \"eval.lengths\": task \"count\" writes counts in 3 digits, so instances are at most 1005 "
+                "tokens; lower the longest eval length or train.length");
   }
   fail_unless(c.data.task.instances >= 2, "config key \"data.task.instances\" must be >= 2 (errors need 2 instances)");
   fail_unless(c.data.task.min_length > 0 && c.data.task.min_length <= 1,

@@ -276,3 +276,10 @@ TEST_CASE("passkey rows: a fraction of text rows become the probe's prompts, the
   CHECK(prompts >= 16);
   CHECK(prompts <= 48);
 }
+
+TEST_CASE("a count task config whose longest instance would not fit 3 digits fails before training") {
+  json cfg = {{"train", {{"length", 300}}}, {"data", {{"task", {{"names", {"count"}}}}}}, {"runs", {{{"encoding", "rope"}}}}};
+  CHECK_THROWS_WITH(parse_config(cfg), Catch::Contains("eval.lengths") && Catch::Contains("1005"));
+  cfg["eval"] = {{"lengths", {1, 2, 3}}};
+  CHECK_NOTHROW(parse_config(cfg));
+}
