@@ -256,7 +256,7 @@ TEST_CASE("ReRoPE scores far pairs at the window's distance, leaky ReRoPE at w +
   CHECK_THAT(enc->notes(), Catch::Contains("two QK products"));
 }
 
-TEST_CASE("leaky ReRoPE at factor 1 is plain RoPE; ReRoPE with a window past T never uses its far term") {
+TEST_CASE("leaky ReRoPE at factor 1 is plain RoPE, and ReRoPE with a window past T never uses its far term") {
   auto model = test::tiny_model("rope", 8, 32);
   test::scramble_weights(model);
   model->eval();

@@ -169,7 +169,7 @@ TEST_CASE("threads are set once per process: 0 means every core") {
   use_threads(2);  // as tests/main.cpp set it
 }
 
-TEST_CASE("train.fuse_seeds trains a run's seeds as one model; results match training them one by one") {
+TEST_CASE("train.fuse_seeds trains a run's seeds as one model and the results match training them one by one") {
   test::TempDir dir;
   const auto data = make_corpus(dir);
   json cfg = small_config(data);

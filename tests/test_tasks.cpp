@@ -76,7 +76,7 @@ TEST_CASE("copy and reverse answer with the string before the separator, forward
   }
 }
 
-TEST_CASE("recall answers each asked key with the value it was paired with; keys are distinct") {
+TEST_CASE("recall answers each asked key with the value it was paired with (keys distinct)") {
   for (int64_t length : {6, 40, 300}) {
     INFO(length);
     const auto x = make_task_instance("recall", length, 5, 2, {4, 2});
@@ -103,7 +103,7 @@ TEST_CASE("recall answers each asked key with the value it was paired with; keys
   }
 }
 
-TEST_CASE("passkey answers with the digits of the needle it names; distractors have other names") {
+TEST_CASE("passkey answers with the digits of the needle it names (distractors named otherwise)") {
   for (int64_t length : {13, 64, 512}) {
     INFO(length);
     const auto x = make_task_instance("passkey", length, 9, 1, {4, 2});
