@@ -87,15 +87,13 @@ std::vector<PasskeyResult> passkey_probe(const LogitsFn& logits_of, int64_t T, c
     }
     rows = rows.to(torch::kInt64).to(o.device);
     is_answer = is_answer.to(o.device);
-    const torch::Tensor logits = logits_of(rows.narrow(1, 0, T));
-    const auto targets = rows.narrow(1, 1, T);
-    const auto correct = logits.argmax(-1) == targets;
+    const AnswerScores scores = score_answers(logits_of(rows.narrow(1, 0, T)), rows.narrow(1, 1, T), is_answer);
     PasskeyResult r;
     r.eval_length = T;
     r.depth = depth;
     r.trials = o.trials;
-    r.retrieved = (correct | is_answer.logical_not()).all(1).sum().item<int64_t>();
-    r.digit_nll = token_nll(logits, targets).masked_select(is_answer).mean().item<double>();
+    r.retrieved = int64_t(scores.exact.sum().item<double>());
+    r.digit_nll = scores.nll_sum.sum().item<double>() / double(scores.answer_tokens.sum().item<int64_t>());
     results.push_back(r);
   }
   return results;

@@ -20,8 +20,6 @@ std::vector<T> to_std(const torch::Tensor& t) {
   return std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel());
 }
 
-
-
 }  // namespace
 
 json evaluate_task(const LogitsFn& logits_of, const std::string& task, int64_t T, const TaskEvalOptions& o) {
@@ -41,15 +39,12 @@ json evaluate_task(const LogitsFn& logits_of, const std::string& task, int64_t T
     }
     tokens = tokens.to(torch::kInt64);
     mask = mask.to(torch::kBool);
-    auto targets = tokens.narrow(1, 1, T);
-    auto scored = mask.narrow(1, 1, T);
     auto logits = logits_of(tokens.narrow(1, 0, T).to(o.device)).to(torch::kCPU, torch::kFloat32);
-    auto nll = token_nll(logits, targets).to(torch::kFloat64);
-    auto right = logits.argmax(-1).eq(targets);
-    nll_sum.narrow(0, first, rows).copy_((nll * scored).sum(1));
-    answer.narrow(0, first, rows).copy_(scored.sum(1));
-    hits.narrow(0, first, rows).copy_(right.logical_and(scored).sum(1).to(torch::kFloat64));
-    exact.narrow(0, first, rows).copy_(right.logical_or(scored.logical_not()).all(1).to(torch::kFloat64));
+    const AnswerScores scores = score_answers(logits, tokens.narrow(1, 1, T), mask.narrow(1, 1, T));
+    nll_sum.narrow(0, first, rows).copy_(scores.nll_sum);
+    answer.narrow(0, first, rows).copy_(scores.answer_tokens);
+    hits.narrow(0, first, rows).copy_(scores.hits);
+    exact.narrow(0, first, rows).copy_(scores.exact);
   }
   const auto nll_v = to_std<double>(nll_sum), hits_v = to_std<double>(hits), exact_v = to_std<double>(exact);
   const auto tokens_v = to_std<int64_t>(answer);

@@ -34,7 +34,7 @@ bool can_fuse(const std::vector<GPT>& models, std::string* why) {
   return true;
 }
 
-FusedGPT::FusedGPT(const std::vector<GPT>& models) : shape_(models.at(0)), seeds_(int64_t(models.size())) {
+FusedGPT::FusedGPT(const std::vector<GPT>& models) : shape_(models.at(0)) {
   std::string why;
   if (!can_fuse(models, &why)) throw std::invalid_argument("cannot fuse these models: " + why);
   torch::NoGradGuard no_grad;

@@ -32,7 +32,6 @@ class FusedGPT {
   void unstack_into(std::vector<GPT>& models) const;
   // The stacked weights by the solo models' parameter names: [S, ...] each.
   const std::vector<std::pair<std::string, torch::Tensor>>& parameters() const { return params_; }
-  int64_t seeds() const { return seeds_; }
   void to(torch::Device device);
 
  private:
@@ -41,7 +40,6 @@ class FusedGPT {
   torch::Tensor linear(const torch::Tensor& x, const std::string& name) const;      // x [S, N, in]
 
   GPT shape_;  // the first model: its encoding and causal-mask cache build the shared position inputs
-  int64_t seeds_;
   std::vector<std::pair<std::string, torch::Tensor>> params_;
   std::map<std::string, size_t> index_;
 };

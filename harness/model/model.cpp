@@ -173,4 +173,11 @@ torch::Tensor token_nll(const torch::Tensor& logits, const torch::Tensor& target
       .view(targets.sizes());
 }
 
+AnswerScores score_answers(const torch::Tensor& logits, const torch::Tensor& targets, const torch::Tensor& is_answer) {
+  const auto right = logits.argmax(-1).eq(targets);
+  return {(token_nll(logits, targets).to(torch::kFloat64) * is_answer).sum(1), is_answer.sum(1),
+          right.logical_and(is_answer).sum(1).to(torch::kFloat64),
+          right.logical_or(is_answer.logical_not()).all(1).to(torch::kFloat64)};
+}
+
 }  // namespace lb

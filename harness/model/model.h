@@ -96,4 +96,12 @@ torch::Tensor inference_logits(GPT& model, const torch::Tensor& tokens);
 // Per-token next-token negative log-likelihood: logits [B, T, V], targets [B, T] -> [B, T] fp32.
 torch::Tensor token_nll(const torch::Tensor& logits, const torch::Tensor& targets);
 
+// Teacher-forced scoring of the answer tokens of each row (is_answer [B, T] marks them among the
+// targets): per row, the summed nll (float64), how many answer tokens, how many the argmax gets
+// right, and whether it gets all of them -- exactly what greedy decoding of the answer produces.
+struct AnswerScores {
+  torch::Tensor nll_sum, answer_tokens, hits, exact;  // [B] each: float64, int64, float64, float64
+};
+AnswerScores score_answers(const torch::Tensor& logits, const torch::Tensor& targets, const torch::Tensor& is_answer);
+
 }  // namespace lb
