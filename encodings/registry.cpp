@@ -6,6 +6,8 @@
 #include <fmt/ranges.h>
 #include <stdexcept>
 
+#include "encodings/named_table.h"
+
 namespace lb {
 
 std::shared_ptr<Encoding> make_nope(const EncodingSpec&);
@@ -52,11 +54,7 @@ const std::vector<EncodingInfo>& encoding_registry() {
   return registry;
 }
 
-std::vector<std::string> encoding_names() {
-  std::vector<std::string> names;
-  for (const auto& info : encoding_registry()) names.push_back(info.name);
-  return names;
-}
+std::vector<std::string> encoding_names() { return names_of(encoding_registry()); }
 
 std::vector<std::string> encodings_taking_scalings() {
   std::vector<std::string> names;
@@ -74,11 +72,6 @@ const char* position_kind_name(PositionKind kind) {
   return "none";
 }
 
-const EncodingInfo& encoding_info(const std::string& name) {
-  for (const auto& info : encoding_registry())
-    if (info.name == name) return info;
-  throw std::invalid_argument(
-      fmt::format("unknown encoding \"{}\"; allowed: {}", name, fmt::join(encoding_names(), ", ")));
-}
+const EncodingInfo& encoding_info(const std::string& name) { return find_named(encoding_registry(), name, "encoding"); }
 
 }  // namespace lb

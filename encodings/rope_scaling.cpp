@@ -2,6 +2,7 @@
 // one line in scaling_methods(), and its tests in tests/test_rope_scaling.cpp.
 #include "encodings/rope_scaling.h"
 
+#include "encodings/named_table.h"
 #include "encodings/options.h"
 
 #include <fmt/format.h>
@@ -157,18 +158,9 @@ const std::vector<ScalingMethod>& scaling_methods() {
   return methods;
 }
 
-std::vector<std::string> scaling_names() {
-  std::vector<std::string> names;
-  for (const auto& m : scaling_methods()) names.push_back(m.name);
-  return names;
-}
+std::vector<std::string> scaling_names() { return names_of(scaling_methods()); }
 
-const ScalingMethod& scaling_method(const std::string& name) {
-  for (const auto& m : scaling_methods())
-    if (m.name == name) return m;
-  throw std::invalid_argument(
-      fmt::format("unknown scaling \"{}\"; allowed: {}", name, fmt::join(scaling_names(), ", ")));
-}
+const ScalingMethod& scaling_method(const std::string& name) { return find_named(scaling_methods(), name, "scaling"); }
 
 Scaling validate_scaling(Scaling scaling) {
   const auto& method = scaling_method(scaling.method);

@@ -7,6 +7,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "encodings/named_table.h"
 #include "harness/hash.h"
 
 namespace lb {
@@ -157,17 +158,9 @@ const std::vector<TaskInfo>& task_registry() {
   return tasks;
 }
 
-std::vector<std::string> task_names() {
-  std::vector<std::string> names;
-  for (const auto& t : task_registry()) names.push_back(t.name);
-  return names;
-}
+std::vector<std::string> task_names() { return names_of(task_registry()); }
 
-const TaskInfo& task_info(const std::string& name) {
-  for (const auto& t : task_registry())
-    if (t.name == name) return t;
-  throw std::invalid_argument(fmt::format("unknown task \"{}\"; allowed: {}", name, fmt::join(task_names(), ", ")));
-}
+const TaskInfo& task_info(const std::string& name) { return find_named(task_registry(), name, "task"); }
 
 TaskInstance make_task_instance(const std::string& task, int64_t length, uint64_t seed, uint64_t index,
                                 const TaskOptions& options) {
