@@ -8,6 +8,7 @@
 #include "harness/model/model.h"
 #include "harness/report/environment.h"
 #include "harness/model/fused.h"
+#include "harness/model/matmul.h"
 #include "harness/model/trainer.h"
 
 namespace lb {
@@ -20,14 +21,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats) {
+double gemm_peak(int64_t n, torch::ScalarType dtype, GemmBackend backend, int repeats) {
   torch::InferenceMode guard;
+  const GemmBackendScope scope(backend);
   auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
-  torch::mm(a, b);  // warm-up (oneDNN primitive creation)
+  lb::matmul(a, b);  // warm-up (oneDNN primitive creation)
   double best = 0;
   for (int r = 0; r < repeats; ++r) {
     auto t0 = std::chrono::steady_clock::now();
-    torch::mm(a, b);
+    lb::matmul(a, b);
     best = std::max(best, 2.0 * n * n * n / seconds_since(t0));
   }
   return best;
@@ -36,6 +38,7 @@ double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats) {
 json run_bench(const BenchOptions& o) {
   const Hardware hardware = detect_hardware("cpu");
   const PrecisionChoice precision = choose_precision(o.precision, "cpu", hardware);
+  const GemmBackendScope gemm(o.gemm == "libtorch" ? GemmBackend::kLibtorch : default_gemm_backend());
   const ThreadLayoutScope thread_scope(choose_thread_layout(at::get_num_threads(), precision.effective == "bf16", "cpu"));
   const ThreadLayout& layout = thread_scope.applied();
   EncodingSpec spec;
@@ -115,6 +118,7 @@ json run_bench(const BenchOptions& o) {
           {"cpu", hardware.cpu_model},
           {"threads", o.threads},
           {"thread_layout", layout.to_json()},
+          {"gemm", layout.gemm},
           {"train_tokens_per_second", double(o.steps * o.batch * o.length) / train_s},
           {"eval_tokens_per_second", double(o.eval_batches * B * T) / eval_s},
           {"eval_length", T},

@@ -4,6 +4,8 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include "harness/model/matmul.h"
+
 namespace lb {
 
 struct BenchOptions {
@@ -13,10 +15,12 @@ struct BenchOptions {
   std::string precision = "auto";   // auto: bf16 only where the CPU has it natively
   std::string encoding = "rope";
   int64_t fused_seeds = 0;          // > 1: also time that many seeds trained as one fused model
+  std::string gemm = "onednn";      // fp32 CPU matrix products: onednn (where found) | libtorch
 };
 
 nlohmann::json run_bench(const BenchOptions& options);
-// Best achieved FLOP/s of a square GEMM of size n in the given dtype.
-double gemm_peak(int64_t n, torch::ScalarType dtype, int repeats);
+// Best achieved FLOP/s of a square GEMM of size n in the given dtype, through the model's matmul
+// with the given backend for fp32 (bf16 always takes libtorch's, i.e. oneDNN's bf16 GEMM).
+double gemm_peak(int64_t n, torch::ScalarType dtype, GemmBackend backend, int repeats);
 
 }  // namespace lb

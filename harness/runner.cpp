@@ -518,8 +518,8 @@ json run_experiment(const Config& config, const RunOptions& options) {
   const int threads = at::get_num_threads();  // as the command set it (config "threads" or --threads)
   const ThreadLayoutScope thread_scope(choose_thread_layout(threads, compute.bf16, c.device));
   const ThreadLayout& layout = thread_scope.applied();
-  spdlog::info("threads: {} cores as {} libtorch thread(s) and {} BLAS thread(s)", threads, layout.intra_op,
-               layout.blas > 0 ? std::to_string(layout.blas) : "default");
+  spdlog::info("threads: {} cores as {} libtorch thread(s) and {} BLAS thread(s); matrix products: {}", threads,
+               layout.intra_op, layout.blas > 0 ? std::to_string(layout.blas) : "default", layout.gemm);
   if (compute.data_parallel) {
     spdlog::info("{}", compute.data_parallel->describe());
     report_parallel = {{"world_size", compute.data_parallel->world()}, {"backend", "gloo"},

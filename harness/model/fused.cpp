@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "harness/errors.h"
+#include "harness/model/kernels.h"
+#include "harness/model/matmul.h"
 #include "harness/model/precision.h"
 
 namespace lb {
@@ -60,7 +62,7 @@ torch::Tensor FusedGPT::layer_norm(const torch::Tensor& x, const std::string& na
 }
 
 torch::Tensor FusedGPT::linear(const torch::Tensor& x, const std::string& name) const {
-  return torch::bmm(x, p(name + ".weight").transpose(1, 2));  // solo Linear weights are [out, in]
+  return lb::matmul(x, p(name + ".weight").transpose(1, 2));  // solo Linear weights are [out, in]
 }
 
 torch::Tensor FusedGPT::forward(const torch::Tensor& tokens) {
@@ -82,10 +84,10 @@ torch::Tensor FusedGPT::forward(const torch::Tensor& tokens) {
                    .unbind(0);
     auto y = attend(qkv[0], qkv[1], qkv[2], in, i).transpose(1, 2).reshape({S, B * T, C});
     x = x + linear(y, block + "attn.proj");
-    x = x + linear(F::gelu(linear(layer_norm(x, block + "ln2"), block + "fc")), block + "fc_proj");
+    x = x + linear(lb::gelu(linear(layer_norm(x, block + "ln2"), block + "fc")), block + "fc_proj");
   }
   x = layer_norm(x, "ln_f");
-  return torch::bmm(x, wte.transpose(1, 2)).to(torch::kFloat32).view({S, B, T, V});
+  return lb::matmul(x, wte.transpose(1, 2)).to(torch::kFloat32).view({S, B, T, V});
 }
 
 void FusedGPT::unstack_into(std::vector<GPT>& models) const {

@@ -3,7 +3,9 @@
 #include <ATen/autocast_mode.h>
 #include <cmath>
 
+#include "harness/model/matmul.h"
 #include "harness/model/precision.h"
+#include "harness/model/kernels.h"
 
 namespace lb {
 
@@ -25,6 +27,7 @@ RotaryTables rotary_tables(const torch::Tensor& cos, const torch::Tensor& sin, c
 }
 
 torch::Tensor rotate(const torch::Tensor& x, const RotaryTables& t) {
+  if (rotary_kernel_applies(x, t.c, t.s)) return rotary_kernel(x, t.c, t.s);
   auto xf = x.to(torch::kFloat32);
   auto swapped = torch::roll(xf, x.size(-1) / 2, -1);  // [x2, x1]
   return (xf * t.c).add_(swapped * t.s).to(x.scalar_type());
@@ -51,28 +54,28 @@ torch::Tensor attend(torch::Tensor q, const torch::Tensor& k, const torch::Tenso
   torch::Tensor scores;
   if (in.q.c.defined()) {
     auto q_rotated = rotate(q, in.q);
-    scores = torch::matmul(q_rotated, rotate(k, in.k).transpose(-2, -1));
+    scores = lb::matmul(q_rotated, rotate(k, in.k).transpose(-2, -1));
     if (in.far.defined())  // ReRoPE: far pairs are scored with the second rotation
-      scores = torch::where(in.far, torch::matmul(rotate(q, in.q_far), rotate(k, in.k_far).transpose(-2, -1)), scores);
+      scores = torch::where(in.far, lb::matmul(rotate(q, in.q_far), rotate(k, in.k_far).transpose(-2, -1)), scores);
     q = q_rotated;
   } else {
     q = q * in.q_scale;
-    scores = torch::matmul(q, k.transpose(-2, -1));
+    scores = lb::matmul(q, k.transpose(-2, -1));
   }
   // The mask comes in the compute dtype, so the T x T scores are never promoted to fp32; softmax
   // accumulates in fp32 internally either way.
   scores.add_(in.mask);
   if (in.contextual) scores = scores + in.contextual->contextual_logits(q, scores, layer).to(scores.scalar_type());
-  return torch::matmul(torch::softmax(scores, -1), v);
+  return lb::matmul(torch::softmax(scores, -1), v);
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
   // unbind, not indexing: its backward stacks the three gradients instead of scattering each
   // into a zero-filled copy of the whole qkv tensor.
-  auto qkv = qkv_->forward(x).view({B, T, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
+  auto qkv = lb::linear(x, qkv_->weight).view({B, T, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
   auto y = attend(qkv[0], qkv[1], qkv[2], in, layer_);  // [B, H, T, hd]
-  return proj_->forward(y.transpose(1, 2).reshape({B, T, C}));
+  return lb::linear(y.transpose(1, 2).reshape({B, T, C}), proj_->weight);
 }
 
 BlockImpl::BlockImpl(const ModelConfig& cfg, int64_t layer) {
@@ -89,7 +92,7 @@ BlockImpl::BlockImpl(const ModelConfig& cfg, int64_t layer) {
 
 torch::Tensor BlockImpl::forward(torch::Tensor x, const AttentionInputs& in) {
   x = x + attn_->forward(ln1_->forward(x), in);
-  return x + fc_proj_->forward(F::gelu(fc_->forward(ln2_->forward(x))));
+  return x + lb::linear(lb::gelu(lb::linear(ln2_->forward(x), fc_->weight)), fc_proj_->weight);
 }
 
 GPTImpl::GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding)
@@ -140,10 +143,10 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
   const AttentionInputs in = attention_inputs(tokens.size(1), tokens.device());
   for (const auto& block : *blocks_) x = block->as<Block>()->forward(x, in);
   x = ln_f_->forward(x);
-  if (is_training()) return F::linear(x, wte_->weight).to(torch::kFloat32);
+  if (is_training()) return lb::linear(x, wte_->weight).to(torch::kFloat32);
   // Evaluation: logits in fp32 (bf16 would round them by up to 0.06 before the log-softmax).
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
-  return F::linear(x.to(torch::kFloat32), wte_->weight);
+  return lb::linear(x.to(torch::kFloat32), wte_->weight);
 }
 
 int64_t GPTImpl::parameter_count() const {

@@ -7,6 +7,8 @@
 #include <fmt/ranges.h>
 #include <algorithm>
 
+#include "harness/model/matmul.h"
+
 namespace lb {
 
 using nlohmann::json;
@@ -50,8 +52,10 @@ PrecisionChoice choose_precision(const std::string& requested, const std::string
 }
 
 ThreadLayout choose_thread_layout(int threads, bool bf16, const std::string& device) {
-  if (bf16 || device != "cpu") return {threads, threads};
-  return {1, threads};
+  if (device != "cpu") return {threads, threads, device};
+  if (bf16) return {threads, threads, "onednn (bf16, libtorch)"};
+  if (gemm_backend() == GemmBackend::kOneDnn) return {threads, 1, gemm_backend_name(GemmBackend::kOneDnn)};
+  return {1, threads, "blas (fp32, libtorch)"};
 }
 
 namespace {

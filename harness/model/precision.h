@@ -21,15 +21,20 @@ struct PrecisionChoice {
 // capability >= 8.0), fp32 elsewhere. An explicit "bf16" is honoured, flagged as emulated where it is.
 PrecisionChoice choose_precision(const std::string& requested, const std::string& device, const Hardware& hw);
 
-// How `threads` cores are split between libtorch's OpenMP pool and the BLAS's own threads. fp32
-// GEMMs run in OpenBLAS (pthreads): with libtorch's OpenMP threads spinning beside them after
-// every parallel region, 2 + 2 threads on 2 cores trained the quick model at 5.6k tokens/s;
-// one OpenMP thread with OpenBLAS on every core trained it at 17.5k (and d=256 at 5.7k vs 3.2k).
-// bf16 GEMMs run in oneDNN on the OpenMP pool, so bf16 keeps every core there.
+// How `threads` cores are split between libtorch's OpenMP pool and the BLAS's own threads, which
+// follows from where the GEMMs run. bf16 GEMMs, and fp32 ones through oneDNN's sgemm (matmul.h),
+// run on the OpenMP pool: every core there (OpenBLAS at one thread where nothing else calls it;
+// bf16's evaluation head is an fp32 GEMM in OpenBLAS, so bf16 leaves it every core). fp32 GEMMs through
+// libtorch's own matmul run in OpenBLAS (pthreads): with libtorch's OpenMP threads spinning beside
+// them after every parallel region, 2 + 2 threads on 2 cores trained the quick model at 5.6k
+// tokens/s; one OpenMP thread with OpenBLAS on every core trained it at 17.5k.
 struct ThreadLayout {
   int intra_op = 1;  // libtorch (OpenMP) threads
   int blas = 1;      // OpenBLAS threads (0: the BLAS has no such control; left as it is)
-  nlohmann::json to_json() const { return {{"intra_op_threads", intra_op}, {"blas_threads", blas}}; }
+  std::string gemm;  // where the model's matrix products run
+  nlohmann::json to_json() const {
+    return {{"intra_op_threads", intra_op}, {"blas_threads", blas}, {"gemm", gemm}};
+  }
 };
 ThreadLayout choose_thread_layout(int threads, bool bf16, const std::string& device);
 
