@@ -4,7 +4,7 @@ GEMM peak, times 3 seeds trained as one fused model against the same seeds one a
 and writes results/bench/bench.json and bench.md. Called by scripts/bench.
 Compares at the machine's native precision: fp32 always, bf16 only where the CPU computes it
 natively (avx512_bf16 or amx_bf16; elsewhere bf16 is emulated and not a fair comparison)."""
-import argparse, datetime, json, platform, subprocess, sys
+import argparse, datetime, json, os, platform, subprocess, sys
 
 SIZES = [
     {"name": "quick (4x128, L=128)", "layers": 4, "d_model": 128, "heads": 4, "length": 128, "batch": 16},
@@ -12,8 +12,15 @@ SIZES = [
 ]
 
 
-def run_json(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+# lengthbench sets these with mallopt (harness/cli.cpp); the peer gets the same allocator, so the
+# comparison is of the code, not of glibc's defaults.
+PEER_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+                  "MALLOC_TOP_PAD_": str(1 << 30)}
+
+
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                         env=None if env is None else {**os.environ, **env}).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -47,15 +54,19 @@ def main():
             best = {}
             for _ in range(a.repeats):  # alternate sides so machine noise hits both
                 cpp = run_json(["build/lengthbench", "bench", "--d-model", str(size["d_model"]), "--precision", precision] + common)
-                py = run_json(["/usr/bin/python3", "scripts/peer_gpt.py", "--d-model", str(size["d_model"]), "--precision", precision] + common)
+                py = run_json(["/usr/bin/python3", "scripts/peer_gpt.py", "--d-model", str(size["d_model"]), "--precision", precision] + common,
+                              PEER_ALLOCATOR)
                 results = [("lengthbench", cpp), ("python", py)]
                 if precision == "fp32":
+                    # What the oneDNN fp32 GEMMs are worth: the same binary on libtorch's own (BLAS) matmul.
+                    results.append(("lengthbench_blas", run_json(["build/lengthbench", "bench", "--d-model", str(size["d_model"]),
+                                                                  "--precision", precision, "--gemm", "libtorch"] + common)))
                     # The peer at its best in fp32 too: with one libtorch thread, OpenBLAS's own
                     # threads stop competing with libtorch's spinning OpenMP pool (lengthbench
                     # picks that layout itself; the peer is given both and keeps its best).
                     one = [c if c != str(a.threads) or common[i - 1] != "--threads" else "1" for i, c in enumerate(common)]
                     results.append(("python", run_json(["/usr/bin/python3", "scripts/peer_gpt.py", "--d-model", str(size["d_model"]),
-                                                        "--precision", precision] + one)))
+                                                        "--precision", precision] + one, PEER_ALLOCATOR)))
                 for side, r in results:
                     b = best.setdefault(side, {"train": 0, "eval": 0, "parameters": r["parameters"]})
                     b["train"] = max(b["train"], r["train_tokens_per_second"])
@@ -66,6 +77,7 @@ def main():
             row = {"size": size["name"], "precision": precision, **{f"{s}_{k}": v[k] for s, v in best.items() for k in ("train", "eval")},
                    "train_flops": best["lengthbench"]["train"] * fpt, "peak_flops": peak_flops,
                    "lengthbench_peak_rss_mb": best["lengthbench"]["rss"]}
+            row["gemm"] = cpp.get("gemm", "libtorch")
             row["train_ratio"] = row["lengthbench_train"] / row["python_train"]
             row["eval_ratio"] = row["lengthbench_eval"] / row["python_eval"]
             row["peak_fraction"] = row["train_flops"] / peak_flops
@@ -88,18 +100,21 @@ def main():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
     env = {"date": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z", "cpu": cpu, "cpu_flags": flags,
            "native_precisions": precisions, "threads": a.threads,
-           "host": platform.node(), "repeats": a.repeats, "gemm_peak": peak,
+           "host": platform.node(), "repeats": a.repeats, "gemm_peak": peak, "peer_allocator": PEER_ALLOCATOR,
            "commit": subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()}
     # The peer at its best: bf16 autocast where the CPU has it natively, else fp32.
     best_py = {r["size"]: r for r in rows if r["precision"] == precisions[-1]}
-    lines = [f"| model | precision | lengthbench train tok/s | Python train tok/s | ratio | lengthbench eval tok/s @4L | Python eval tok/s @4L | ratio | train GFLOP/s | % of GEMM peak | vs Python at its best ({precisions[-1]}) | lengthbench peak RSS |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| model | precision | lengthbench train tok/s | Python train tok/s | ratio | lengthbench eval tok/s @4L | Python eval tok/s @4L | ratio | train GFLOP/s | % of GEMM peak | vs Python at its best ({precisions[-1]}) | lengthbench peak RSS | lengthbench on libtorch's fp32 GEMM: train / eval tok/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        blas = (f"{r['lengthbench_blas_train']:,.0f} / {r['lengthbench_blas_eval']:,.0f}" if "lengthbench_blas_train" in r else "")
         lines.append(f"| {r['size']} | {r['precision']} | {r['lengthbench_train']:,.0f} | {r['python_train']:,.0f} | {r['train_ratio']:.2f}x | "
                      f"{r['lengthbench_eval']:,.0f} | {r['python_eval']:,.0f} | {r['eval_ratio']:.2f}x | {r['train_flops']/1e9:.0f} | "
                      f"{100*r['peak_fraction']:.0f}% | {r['lengthbench_train']/best_py[r['size']]['python_train']:.2f}x | "
-                     f"{r['lengthbench_peak_rss_mb']:.0f} MB |")
-    md = "\n".join(lines) + (f"\n\nGEMM peak (2048^3, measured): fp32 {peak['fp32_flops']/1e9:.0f} GFLOP/s, bf16 {peak['bf16_flops']/1e9:.0f} GFLOP/s. "
+                     f"{r['lengthbench_peak_rss_mb']:.0f} MB | {blas} |")
+    md = "\n".join(lines) + (f"\n\nGEMM peak (2048^3, measured): fp32 {peak['fp32_flops']/1e9:.0f} GFLOP/s ({peak.get('fp32_gemm', 'libtorch')}; "
+                             f"the BLAS: {peak.get('fp32_blas_flops', 0)/1e9:.0f}), bf16 {peak['bf16_flops']/1e9:.0f} GFLOP/s. "
+                             "The Python peer runs with lengthbench's allocator settings (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_). "
                              f"{a.threads} threads, best of {a.repeats} alternating runs per side, {cpu} (flags: {' '.join(flags)}; "
                              f"native: {', '.join(precisions)}), commit {env['commit']}, {env['date']}.\n")
     md += ("\n| model | precision | seeds | one after another: tok/s (all seeds) | fused: tok/s (all seeds) | speedup |\n"
