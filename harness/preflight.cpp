@@ -137,18 +137,36 @@ double calibrate_training(GPT& model, const Corpus& corpus, const Config& c, boo
   return double(kTimed * c.train.batch_size * c.train.length) / std::max(seconds, 1e-9);
 }
 
-json describe_estimate(const Workload& work, double tps) {
-  // Evaluation runs forward only, but on windows up to 4L long (attention grows with T): measured
-  // at about the training rate in tokens/s (bench: bf16 35.6k train / 34.8k eval at 4L; fp32 17.1k
-  // / 14.3k), so evaluation tokens count like training tokens.
-  const double total = tps > 0 ? double(work.train_tokens + work.eval_tokens) / tps : 0;
+double calibrate_evaluation(GPT& model, const Config& c, int64_t vocab, int64_t max_length, bool bf16,
+                            torch::Device device) {
+  torch::InferenceMode inference;
+  model->to(device);
+  model->eval();
+  AutocastScope autocast(bf16, device);
+  const int64_t rows = std::max<int64_t>(1, c.eval.batch_tokens / max_length);
+  torch::manual_seed(c.seed);
+  const auto tokens = torch::randint(vocab, {rows, max_length}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  inference_logits(model, tokens);  // warm-up
+  const auto t0 = std::chrono::steady_clock::now();
+  inference_logits(model, tokens);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  model->train();
+  return double(rows * max_length) / std::max(seconds, 1e-9);
+}
+
+json describe_estimate(const Workload& work, double train_tps, double eval_tps) {
+  // Evaluation is timed at the longest length, where a token costs the most: an upper bound.
+  const double train_s = train_tps > 0 ? double(work.train_tokens) / train_tps : 0;
+  const double eval_s = eval_tps > 0 ? double(work.eval_tokens) / eval_tps : 0;
+  const double total = train_s + eval_s;
   json j = {{"train_tokens", work.train_tokens}, {"eval_tokens", work.eval_tokens},
-            {"calibrated_train_tokens_per_second", tps}, {"estimated_seconds", total}};
+            {"calibrated_train_tokens_per_second", train_tps}, {"calibrated_eval_tokens_per_second", eval_tps},
+            {"estimated_seconds", total}};
   auto tokens = [](int64_t n) { return n >= 1000000 ? fmt::format("{:.1f}M", n / 1e6) : fmt::format("{:.0f}k", n / 1e3); };
   const std::string when = total < 90 ? fmt::format("{:.0f} s", total) : fmt::format("{:.0f} min", std::ceil(total / 60.0));
   j["line"] = fmt::format("estimate: about {} ({} training tokens at ~{:.1f}k tokens/s measured on 3 steps, {} "
-                          "evaluation tokens at about the same rate)",
-                          when, tokens(work.train_tokens), tps / 1e3, tokens(work.eval_tokens));
+                          "evaluation tokens at ~{:.1f}k tokens/s or faster)",
+                          when, tokens(work.train_tokens), train_tps / 1e3, tokens(work.eval_tokens), eval_tps / 1e3);
   return j;
 }
 

@@ -37,7 +37,13 @@ struct Workload {
 // Training tokens/s of `model` at the config's length and batch, from a few forward+backward
 // steps (no optimizer step; the model is left as it was).
 double calibrate_training(GPT& model, const Corpus& corpus, const Config& c, bool bf16, torch::Device device);
-// "about 12 min: 3.7M training tokens at ~6.1k tokens/s (measured on 3 steps) + 1.2M evaluation tokens"
-nlohmann::json describe_estimate(const Workload& work, double train_tokens_per_second);
+// Evaluation tokens/s of `model` at the longest eval length (the slowest per token), from one timed
+// batch of eval.batch_tokens under InferenceMode after a warm-up.
+double calibrate_evaluation(GPT& model, const Config& c, int64_t vocab, int64_t max_length, bool bf16,
+                            torch::Device device);
+// "about 12 min (3.7M training tokens at ~6.1k tokens/s measured on 3 steps, 4.9M evaluation
+// tokens at ~9.8k tokens/s or faster)"
+nlohmann::json describe_estimate(const Workload& work, double train_tokens_per_second,
+                                 double eval_tokens_per_second);
 
 }  // namespace lb

@@ -610,8 +610,9 @@ json run_experiment(const Config& config, const RunOptions& options) {
   check_before_training(c, corpus, todo_runs, max_length);
   if (!todo.empty()) {
     GPT probe = build_model(c, *todo.front().run, corpus.vocab, max_length, todo.front().seed);
-    const json estimate = describe_estimate(workload(c, todo, out, sample),
-                                            calibrate_training(probe, corpus, c, compute.bf16, compute.device));
+    const double train_tps = calibrate_training(probe, corpus, c, compute.bf16, compute.device);
+    const double eval_tps = calibrate_evaluation(probe, c, corpus.vocab, max_length, compute.bf16, compute.device);
+    const json estimate = describe_estimate(workload(c, todo, out, sample), train_tps, eval_tps);
     spdlog::info("{}", estimate["line"].get<std::string>());
     report["estimate"] = estimate;
   }

@@ -15,6 +15,7 @@
 #include "harness/config.h"
 #include "harness/data/corpus.h"
 #include "harness/errors.h"
+#include "harness/preflight.h"
 #include "harness/report/files.h"
 #include "harness/report/tables.h"
 #include "harness/runner.h"
@@ -80,6 +81,16 @@ TEST_CASE("a model too large for this machine is refused with the estimate, befo
     CHECK(message.find('\n') == std::string::npos);
   }
   CHECK(!fs::exists(out / "checkpoints"));
+}
+
+TEST_CASE("the run's estimate adds training time at the training rate and evaluation time at the evaluation rate") {
+  Workload work;
+  work.train_tokens = 3000;
+  work.eval_tokens = 1200;
+  const json estimate = describe_estimate(work, 100.0, 400.0);  // 30 s + 3 s
+  CHECK(estimate["estimated_seconds"].get<double>() == Approx(33.0));
+  CHECK(estimate["calibrated_eval_tokens_per_second"].get<double>() == 400.0);
+  CHECK_THAT(estimate["line"].get<std::string>(), Catch::StartsWith("estimate: about 33 s (3k training tokens at ~0.1k"));
 }
 
 TEST_CASE("a damaged checkpoint is set aside and the model retrained to the same numbers") {
