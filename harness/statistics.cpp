@@ -13,8 +13,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double number_or_nan(const json& j) { return j.is_number() ? j.get<double>() : kNaN; }
-
 // Sample mean and the standard error of the mean (NaN below 2 values).
 std::pair<double, double> mean_and_stderr(const std::vector<double>& x) {
   double mean = 0;

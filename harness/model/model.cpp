@@ -3,9 +3,9 @@
 #include <ATen/autocast_mode.h>
 #include <cmath>
 
+#include "harness/model/kernels.h"
 #include "harness/model/matmul.h"
 #include "harness/model/precision.h"
-#include "harness/model/kernels.h"
 
 namespace lb {
 

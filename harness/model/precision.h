@@ -23,11 +23,11 @@ PrecisionChoice choose_precision(const std::string& requested, const std::string
 
 // How `threads` cores are split between libtorch's OpenMP pool and the BLAS's own threads, which
 // follows from where the GEMMs run. bf16 GEMMs, and fp32 ones through oneDNN's sgemm (matmul.h),
-// run on the OpenMP pool: every core there (OpenBLAS at one thread where nothing else calls it;
-// bf16's evaluation head is an fp32 GEMM in OpenBLAS, so bf16 leaves it every core). fp32 GEMMs through
-// libtorch's own matmul run in OpenBLAS (pthreads): with libtorch's OpenMP threads spinning beside
-// them after every parallel region, 2 + 2 threads on 2 cores trained the quick model at 5.6k
-// tokens/s; one OpenMP thread with OpenBLAS on every core trained it at 17.5k.
+// run on the OpenMP pool, so every core goes there; OpenBLAS keeps one thread where nothing else
+// calls it (bf16's evaluation head is an fp32 GEMM in OpenBLAS, so bf16 leaves it every core).
+// fp32 GEMMs through libtorch's own matmul run in OpenBLAS (pthreads): with libtorch's OpenMP
+// threads spinning beside them after every parallel region, 2 + 2 threads on 2 cores trained the
+// quick model at 5.6k tokens/s; one OpenMP thread with OpenBLAS on every core trained it at 17.5k.
 struct ThreadLayout {
   int intra_op = 1;  // libtorch (OpenMP) threads
   int blas = 1;      // OpenBLAS threads (0: the BLAS has no such control; left as it is)
