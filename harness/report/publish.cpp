@@ -84,8 +84,12 @@ json merge_reports(const std::vector<json>& shards, const std::string& out_dir) 
   for (int i = 1; i <= count; ++i)
     if (!seen[size_t(i)]) throw std::invalid_argument(fmt::format("merge: shard {}/{} is missing", i, count));
   merged["runs"] = json::array();
-  std::vector<uint64_t> expected_seeds = first["config"].value("seeds", std::vector<uint64_t>{});
-  if (expected_seeds.empty()) expected_seeds = {first["config"]["seed"].get<uint64_t>()};
+  // The seeds a run trains, as the shards' runner recorded them (Config::training_seeds).
+  const json evaluation = first.value("evaluation", json::object());
+  if (!evaluation.contains("training_seeds"))
+    throw std::invalid_argument("merge: the shards record no evaluation.training_seeds (reports from an older "
+                                "lengthbench); run the shards again");
+  const auto expected_seeds = evaluation["training_seeds"].get<std::vector<uint64_t>>();
   for (const auto& entry : first["config"]["runs"]) {
     const std::string name = entry.value("name", "");
     auto run = runs.find(name);
