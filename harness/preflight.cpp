@@ -115,6 +115,13 @@ void check_before_training(const Config& c, const Corpus& corpus, const std::vec
   }
 }
 
+namespace {
+// CUDA work is queued: a timer read before it finishes measures nothing.
+void wait_for(torch::Device device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+}  // namespace
+
 double calibrate_training(GPT& model, const Corpus& corpus, const Config& c, bool bf16, torch::Device device) {
   model->to(device);
   model->train();
@@ -131,6 +138,7 @@ double calibrate_training(GPT& model, const Corpus& corpus, const Config& c, boo
       loss = batch_loss(model->forward(batch.tokens.narrow(1, 0, c.train.length)), batch);
     }
     loss.backward();
+    wait_for(device);
     if (step >= kWarmup) seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   model->zero_grad();
@@ -146,9 +154,11 @@ double calibrate_evaluation(GPT& model, const Config& c, int64_t vocab, int64_t 
   const int64_t rows = std::max<int64_t>(1, c.eval.batch_tokens / max_length);
   // Any tokens time the same; these leave the global generator alone.
   const auto tokens = (torch::arange(rows * max_length, torch::kInt64) * 7919 % vocab).view({rows, max_length}).to(device);
-  inference_logits(model, tokens).sum().item<float>();  // warm-up; item() waits for a GPU
+  inference_logits(model, tokens);  // warm-up
+  wait_for(device);
   const auto t0 = std::chrono::steady_clock::now();
-  inference_logits(model, tokens).sum().item<float>();
+  inference_logits(model, tokens);
+  wait_for(device);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   model->train();
   return double(rows * max_length) / std::max(seconds, 1e-9);
