@@ -342,6 +342,13 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
       if (u.run == &run) seeds.push_back(u.seed);
     return seeds;
   };
+  // The training job of one (run, seed), checkpointed under its key.
+  auto unit_job = [&](const Unit& u) {
+    TrainJob job = train_job(c, log_label(c, u.run->encoding, u.seed), compute.bf16, u.seed);
+    job.checkpoint = (out / "checkpoints" / u.key).string();
+    job.data_parallel = compute.data_parallel;
+    return job;
+  };
   // train.fuse_seeds: the untrained seeds of `first`'s run train together as one fused model.
   auto train_seeds_fused = [&](const Unit& first) {
     std::vector<GPT> fresh;
@@ -350,8 +357,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
     for (const auto& u : units) {
       if (u.run != first.run || models.count(u.key) || finished.count(unit_name(u.run->name, u.seed))) continue;
       GPT model = build_model(c, *u.run, corpus.vocab, max_length, u.seed);
-      TrainJob job = train_job(c, log_label(c, u.run->encoding, u.seed), compute.bf16, u.seed);
-      job.checkpoint = (out / "checkpoints" / u.key).string();
+      TrainJob job = unit_job(u);
       if (TrainStats stats; load_complete_checkpoint(model, job.checkpoint, &stats)) {
         model->to(compute.device);
         models.emplace(u.key, model);
@@ -400,9 +406,7 @@ void run_units(const Config& c, const std::vector<Unit>& units, const std::map<s
         if (c.train.fuse_seeds && !compute.data_parallel && !models.count(unit.key)) train_seeds_fused(unit);
         if (!models.count(unit.key)) {
           GPT model = build_model(c, run, corpus.vocab, max_length, unit.seed);
-          TrainJob job = train_job(c, log_label(c, run.encoding, unit.seed), compute.bf16, unit.seed);
-          job.checkpoint = (out / "checkpoints" / unit.key).string();
-          job.data_parallel = compute.data_parallel;
+          TrainJob job = unit_job(unit);
           spdlog::info("[{}] training {} ({} parameters) for {} steps at length {}, seed {}", run.encoding, unit.key,
                        model->parameter_count(), job.train.steps, job.train.length, unit.seed);
           try {

@@ -170,9 +170,8 @@ std::vector<TrainStats> train_fused(std::vector<GPT>& models, const BatchSource&
     const auto values = loss.detach().to(torch::kCPU, torch::kFloat64).contiguous();
     for (int64_t s = 0; s < S; ++s)
       if (!std::isfinite(values.data_ptr<double>()[s]))
-        throw NumericError(fmt::format("training loss of seed {} became {} at step {} (lr {:.2e}); lower train.lr, "
-                                       "raise train.warmup_steps or keep train.grad_clip > 0",
-                                       jobs[size_t(s)].seed, values.data_ptr<double>()[s], step + 1, lr));
+        throw non_finite_loss(fmt::format("training loss of seed {}", jobs[size_t(s)].seed), values.data_ptr<double>()[s],
+                              step + 1, lr);
     optimizer.zero_grad();
     loss.sum().backward();
     if (job.train.grad_clip > 0) clip_per_seed(fused, job.train.grad_clip);
@@ -186,10 +185,10 @@ std::vector<TrainStats> train_fused(std::vector<GPT>& models, const BatchSource&
     if ((step + 1) % job.train.log_every == 0 || last || step == 0) {
       const auto now = std::chrono::steady_clock::now();
       const double window = std::chrono::duration<double>(now - window_start).count();
-      const double tps = double(window_steps * S * job.train.batch_size * T) / std::max(window, 1e-9);
-      spdlog::info("[{}] step {}/{} loss {} lr {:.2e} {:.1f}k tok/s ({} seeds fused)", job.label, step + 1,
-                   job.train.steps, fmt::format("{:.4f}", fmt::join(std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + S), "/")),
-                   lr, tps / 1e3, S);
+      const std::vector<double> losses_now(values.data_ptr<double>(), values.data_ptr<double>() + S);
+      spdlog::info("[{}] step {}/{} loss {:.4f} lr {:.2e} {} ({} seeds fused)", job.label, step + 1, job.train.steps,
+                   fmt::join(losses_now, "/"), lr,
+                   rate_and_eta(window_steps, window, S * job.train.batch_size * T, job.train.steps - step - 1), S);
       window_start = now;
       window_steps = 0;
     }

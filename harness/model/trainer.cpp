@@ -72,6 +72,21 @@ std::string format_duration(double seconds) {
                    : fmt::format("{}m{:02}s", s / 60, s % 60);
 }
 
+}  // namespace
+
+std::string rate_and_eta(int64_t window_steps, double window_seconds, int64_t tokens_per_step, int64_t steps_left) {
+  const double tps = double(window_steps * tokens_per_step) / std::max(window_seconds, 1e-9);
+  const double eta = double(steps_left * tokens_per_step) / std::max(tps, 1e-9);
+  return fmt::format("{:.1f}k tok/s ETA {}", tps / 1e3, format_duration(eta));
+}
+
+NumericError non_finite_loss(const std::string& what, double value, int64_t step, double lr) {
+  return NumericError(fmt::format("{} became {} at step {} (lr {:.2e}); lower train.lr, raise train.warmup_steps or "
+                                  "keep train.grad_clip > 0", what, value, step, lr));
+}
+
+namespace {
+
 // Weight decay on the transformer's matrices (token embedding, projections) only: not on norms,
 // and not on encoding parameters (a decayed position table would shrink its untrained rows, and
 // biases like T5's or KERPLE's are not weights to regularise).
@@ -270,10 +285,7 @@ TrainStats train(GPT& model, const BatchSource& batches, const TrainJob& job, to
       step_loss = shared[0].item<double>();
       interrupted = shared[1].item<double>() > 0;
     }
-    if (!std::isfinite(step_loss))
-      throw NumericError(fmt::format("training loss became {} at step {} (lr {:.2e}); lower train.lr, raise "
-                                     "train.warmup_steps or keep train.grad_clip > 0",
-                                     step_loss, step + 1, lr));
+    if (!std::isfinite(step_loss)) throw non_finite_loss("training loss", step_loss, step + 1, lr);
     optimizer->zero_grad();
     loss.backward();
     if (dp) {
@@ -292,10 +304,8 @@ TrainStats train(GPT& model, const BatchSource& batches, const TrainJob& job, to
       if (step == 0) stats.first_loss = loss_value;
       auto now = std::chrono::steady_clock::now();
       const double window = std::chrono::duration<double>(now - window_start).count();
-      const double tps = window_steps * tokens_per_step / std::max(window, 1e-9);
-      const double eta = double(job.train.steps - step - 1) * tokens_per_step / std::max(tps, 1e-9);
-      spdlog::info("[{}] step {}/{} loss {:.4f} lr {:.2e} {:.1f}k tok/s ETA {}", job.label, step + 1,
-                   job.train.steps, loss_value, lr, tps / 1e3, format_duration(eta));
+      spdlog::info("[{}] step {}/{} loss {:.4f} lr {:.2e} {}", job.label, step + 1, job.train.steps, loss_value, lr,
+                   rate_and_eta(window_steps, window, tokens_per_step, job.train.steps - step - 1));
       window_start = now;
       window_steps = 0;
     }

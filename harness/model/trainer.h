@@ -8,6 +8,7 @@
 #include "harness/config.h"
 #include "harness/data/sampler.h"
 #include "harness/distributed.h"
+#include "harness/errors.h"
 #include "harness/model/model.h"
 
 namespace lb {
@@ -34,6 +35,11 @@ struct TrainStats {
 };
 
 double learning_rate(const TrainJob& job, int64_t step);
+// The progress line's "12.3k tok/s ETA 1m05s": the rate over the last log window, and the time the
+// remaining steps take at that rate.
+std::string rate_and_eta(int64_t window_steps, double window_seconds, int64_t tokens_per_step, int64_t steps_left);
+// The error of a loss that stopped being finite, with what to change; `what` names the loss.
+NumericError non_finite_loss(const std::string& what, double value, int64_t step, double lr);
 // AdamW with the job's betas and learning rate: weight decay on `decay`, none on `no_decay`.
 torch::optim::AdamW make_adamw(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
                                const TrainJob& job);
