@@ -355,7 +355,7 @@ int cli_main(int argc, char** argv) {
   // paying mmap + page faults + munmap for each (glibc's default for blocks >= 128 KiB). 32 MiB is
   // glibc's largest mmap threshold; bigger blocks (evaluation's [B, H, 4L, 4L] scores) stay in the
   // heap only when its top has room, hence the 1 GiB pad (address space: untouched pages cost no
-  // memory). Measured: 580k -> 90k page faults and evaluation at 4L 1.65x faster (fp32, quick size).
+  // memory). Measured: 580k -> 90k page faults and evaluation at 4L 1.6-1.7x faster (fp32, quick size).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 1 << 30);
