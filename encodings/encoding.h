@@ -32,15 +32,17 @@ struct PositionInputs {
   bool contextual = false;
 };
 
-// What an encoding is built from: the model's shape and the run entry's encoding options.
+// What an encoding is built from: the model's shape and the run entry's encoding options. Built
+// from the parsed config by encoding_spec() (harness/model/build.h) and nowhere else; it has no
+// defaults of its own.
 struct EncodingSpec {
   std::string name;
-  int64_t d_model = 128;
-  int64_t heads = 4;
-  int64_t train_length = 128;
-  int64_t max_length = 512;  // longest sequence evaluated (sizes tables such as `learned`)
+  int64_t d_model = 0;
+  int64_t heads = 0;
+  int64_t train_length = 0;
+  int64_t max_length = 0;  // longest sequence evaluated (sizes tables such as `learned`)
   nlohmann::json options = nlohmann::json::object();
-  int64_t layers = 1;        // for encodings with per-layer parameters (CoPE)
+  int64_t layers = 0;      // for encodings with per-layer parameters (CoPE)
   int64_t head_dim() const { return d_model / heads; }
 };
 

@@ -6,7 +6,7 @@
 #include <fmt/ranges.h>
 #include <stdexcept>
 
-#include "encodings/named_table.h"
+#include "harness/core/named_table.h"
 
 namespace lb {
 

@@ -2,7 +2,7 @@
 // one line in scaling_methods(), and its tests in tests/test_rope_scaling.cpp.
 #include "encodings/rope_scaling.h"
 
-#include "encodings/named_table.h"
+#include "harness/core/named_table.h"
 #include "encodings/options.h"
 
 #include <fmt/format.h>
@@ -167,22 +167,22 @@ Scaling validate_scaling(Scaling scaling) {
   const json options = fill_options(method.option_defaults, scaling.options, fmt::format("scaling \"{}\"", scaling.method));
   if (scaling.factor) {
     if (method.factor_rule == FactorRule::kNone)
-      throw std::invalid_argument(fmt::format("scaling \"{}\" takes no factor", scaling.method));
+      throw OptionError("factor", fmt::format("scaling \"{}\" takes no factor", scaling.method));
     if (method.factor_rule == FactorRule::kFromLength)
-      throw std::invalid_argument(fmt::format(
+      throw OptionError("factor", fmt::format(
           "scaling \"{}\" computes its own factor s = max(1, T/L) from each sequence; remove the factor", scaling.method));
     if (!(*scaling.factor >= 1.0))
-      throw std::invalid_argument(
+      throw OptionError("factor",
           fmt::format("scaling factor must be \"auto\" or a number >= 1, got {}", *scaling.factor));
   }
   if (options.contains("window") && !(double(options.at("window")) >= 0))
-    throw std::invalid_argument(fmt::format("scaling \"{}\" option \"window\" must be >= 0 (0 = L/2)", scaling.method));
+    throw OptionError("window", fmt::format("scaling \"{}\" option \"window\" must be >= 0 (0 = L/2)", scaling.method));
   if (scaling.exact_chunk) {
     if (*scaling.exact_chunk < 0)
-      throw std::invalid_argument("exact_chunk must be \"auto\" (L/4) or a number of tokens >= 1");
+      throw OptionError("exact_chunk", "exact_chunk must be \"auto\" (L/4) or a number of tokens >= 1");
     scaling.options = options;
     if (!depends_on_length(scaling))
-      throw std::invalid_argument(fmt::format(
+      throw OptionError("exact_chunk", fmt::format(
           "exact_chunk needs a scaling whose factor follows the length (dynamic-ntk, or factor \"auto\"); "
           "\"{}\" with factor {} has none", scaling.method, scaling.factor ? fmt::format("{:g}", *scaling.factor) : "none"));
   }

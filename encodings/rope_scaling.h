@@ -13,18 +13,9 @@
 #include <string>
 #include <vector>
 
-namespace lb {
+#include "harness/config/config.h"  // Scaling: a run's request
 
-// A run's request: method, factor s (nullopt = "auto"), method options (e.g. beta_fast).
-struct Scaling {
-  std::string method = "none";
-  std::optional<double> factor;
-  nlohmann::json options = nlohmann::json::object();
-  // Exact dynamic mode for a length-dependent scaling: queries are scored in chunks of this many
-  // tokens, each at s = max(1, chunk end / L) with everything it attends to recomputed at that s
-  // (a model that rebuilds its cache whenever s changes). 0 = L/4; nullopt = one s per sequence.
-  std::optional<int64_t> exact_chunk;
-};
+namespace lb {
 
 struct RopeScalingArgs {
   int64_t head_dim = 0;
@@ -68,8 +59,10 @@ const std::vector<ScalingMethod>& scaling_methods();
 const ScalingMethod& scaling_method(const std::string& name);  // throws naming the allowed methods
 std::vector<std::string> scaling_names();
 
-// Fills option defaults; rejects unknown methods, unknown or non-numeric options, a factor < 1,
-// and a factor given to a method that has none or computes its own. Messages name the allowed values.
+// The one validation of a scaling: fills option defaults; rejects unknown methods
+// (std::invalid_argument), and unknown or non-numeric options, a factor < 1, a factor given to a
+// method that has none or computes its own, and a misplaced exact_chunk (OptionError, with the
+// key). Messages name the allowed values.
 Scaling validate_scaling(Scaling scaling);
 
 // s for a sequence of length T (see FactorRule).

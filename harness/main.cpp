@@ -1,4 +1,4 @@
-#include "harness/cli.h"
+#include "harness/cli/cli.h"
 
 // Every exception ends as one line and an exit code, even one thrown before cli_main's own handlers.
 int main(int argc, char** argv) {

@@ -16,25 +16,37 @@
 
 #include "encodings/encoding.h"
 #include "harness/model/model.h"
-#include "harness/model/trainer.h"
+#include "harness/model/build.h"
+#include "harness/train/trainer.h"
 
 namespace lb::test {
 
+// A config of the defaults with this model shape and one run of `encoding` (options unchecked:
+// make_encoding checks them), for building through the runner's own construction path.
+inline Config tiny_config(const std::string& encoding, int64_t train_length = 16, int64_t d_model = 32,
+                          int64_t heads = 4, int64_t layers = 2, const nlohmann::json& options = nlohmann::json::object()) {
+  Config c = read_config({{"runs", {{{"encoding", encoding}}}}});
+  c.model.layers = layers;
+  c.model.d_model = d_model;
+  c.model.heads = heads;
+  c.train.length = train_length;
+  c.runs[0].encoding_options = options;
+  return c;
+}
+
 inline GPT tiny_model(const std::string& encoding, int64_t train_length = 16, int64_t max_length = 64,
                       int64_t d_model = 32, int64_t heads = 4, int64_t layers = 2) {
-  EncodingSpec spec;
-  spec.name = encoding;
-  spec.d_model = d_model;
-  spec.heads = heads;
-  spec.train_length = train_length;
-  spec.max_length = max_length;
-  spec.layers = layers;
-  ModelConfig cfg;
-  cfg.layers = layers;
-  cfg.d_model = d_model;
-  cfg.heads = heads;
-  torch::manual_seed(7);
-  return GPT(cfg, make_encoding(spec));
+  const Config c = tiny_config(encoding, train_length, d_model, heads, layers);
+  return build_model(c, c.runs[0], 256, max_length, 7);
+}
+
+// An encoding's spec as the runner builds it (encoding_spec), for this shape: d_model, heads,
+// train length, longest length, options (the order EncodingSpec lists them in).
+inline EncodingSpec spec_of(const std::string& encoding, int64_t d_model, int64_t heads, int64_t train_length,
+                            int64_t max_length, const nlohmann::json& options = nlohmann::json::object(),
+                            int64_t layers = 1) {
+  const Config c = tiny_config(encoding, train_length, d_model, heads, layers, options);
+  return encoding_spec(c, c.runs[0], max_length);
 }
 
 // Weights large enough that positions visibly move the logits (at init, 0.02-scale weights make
@@ -57,6 +69,7 @@ inline TrainJob quick_job(int64_t length, int64_t steps, int64_t batch_size = 16
   job.train.lr = 3e-3;
   job.train.log_every = 1 << 30;
   job.bf16 = false;
+  job.seed = 1234;
   return job;
 }
 

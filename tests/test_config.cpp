@@ -1,4 +1,5 @@
-#include "harness/config.h"
+#include "harness/run/config_load.h"
+#include "harness/config/config.h"
 #include "tests/helpers.h"
 
 using namespace lb;

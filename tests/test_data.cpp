@@ -143,7 +143,7 @@ static std::vector<int32_t> ids_of(const torch::Tensor& stream) {
 TEST_CASE("a trained SentencePiece tokenizer is lossless, sets the vocab and is cached with a manifest") {
   test::TempDir dir;
   auto cfg = data_config(write_text_corpus(dir, "docs"));
-  cfg.tokenizer.kind = "sentencepiece";
+  cfg.tokenizer.kind = TokenizerKind::kSentencePiece;
   cfg.tokenizer.vocab_size = 400;
   auto c = load_corpus(cfg);
   REQUIRE(c.tokenizer);
@@ -221,11 +221,11 @@ TEST_CASE("invalid UTF-8 is an error naming the file for SentencePiece and plain
   const auto path = write_text_corpus(dir, "docs", 8);
   dir.file("docs/latin1.txt", "line one\ncaf\xe9 au lait\n");
   auto cfg = data_config(path);
-  cfg.tokenizer.kind = "sentencepiece";
+  cfg.tokenizer.kind = TokenizerKind::kSentencePiece;
   cfg.tokenizer.vocab_size = 300;
   CHECK_THROWS_WITH(load_corpus(cfg), Catch::Contains("latin1.txt") && Catch::Contains("not valid UTF-8") &&
                                           Catch::Contains("line 2"));
-  cfg.tokenizer.kind = "bytes";
+  cfg.tokenizer.kind = TokenizerKind::kBytes;
   CHECK(load_corpus(cfg).summary["documents"] == 9);  // documented fallback: bytes are bytes
   CHECK(invalid_utf8_offset("ok \xc3\xa9 \xe2\x86\x92") == std::string_view::npos);
   CHECK(invalid_utf8_offset("ab\xc0\xaf") == 2);            // overlong '/'
@@ -236,10 +236,10 @@ TEST_CASE("invalid UTF-8 is an error naming the file for SentencePiece and plain
 TEST_CASE("tokenizer settings that cannot work fail naming the key") {
   test::TempDir dir;
   auto text = data_config(dir.file("a.txt", "some text\n"), "bytes");
-  text.tokenizer.kind = "sentencepiece";
+  text.tokenizer.kind = TokenizerKind::kSentencePiece;
   CHECK_THROWS_WITH(load_corpus(text), Catch::Contains("data.format \"bytes\""));
   auto missing = data_config(dir.file("b.txt", "some text\n"));
-  missing.tokenizer.kind = "sentencepiece";
+  missing.tokenizer.kind = TokenizerKind::kSentencePiece;
   missing.tokenizer.model = (dir.path / "nope.model").string();
   CHECK_THROWS_WITH(load_corpus(missing), Catch::Contains("data.tokenizer.model") && Catch::Contains("nope.model"));
   auto garbage = missing;

@@ -6,9 +6,10 @@
 
 #include <thread>
 
-#include "harness/distributed.h"
+#include "harness/run/config_load.h"
+#include "harness/train/distributed.h"
 #include "harness/report/files.h"
-#include "harness/runner.h"
+#include "harness/run/experiment.h"
 #include "tests/helpers.h"
 
 using namespace lb;

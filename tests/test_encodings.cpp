@@ -33,7 +33,7 @@ TEST_CASE("ALiBi slopes for non-power-of-two heads follow the reference interlea
 }
 
 TEST_CASE("ALiBi bias has shape [H,T,T], is zero on the diagonal and -m*(i-j) below it") {
-  EncodingSpec spec{"alibi", 64, 8, 16, 64};
+  EncodingSpec spec = test::spec_of("alibi", 64, 8, 16, 64);
   auto enc = make_encoding(spec);
   auto bias = enc->positions(5, torch::kCPU).bias;
   REQUIRE(bias.sizes() == torch::IntArrayRef({8, 5, 5}));
@@ -54,7 +54,7 @@ TEST_CASE("T5 buckets: exact below 16, logarithmic to 128, capped at 31") {
 }
 
 TEST_CASE("T5 bias is [H,T,T] and depends only on the distance i-j") {
-  EncodingSpec spec{"t5", 32, 4, 16, 64};
+  EncodingSpec spec = test::spec_of("t5", 32, 4, 16, 64);
   auto enc = make_encoding(spec);
   torch::NoGradGuard g;
   for (auto& p : enc->parameters()) p.normal_();
@@ -98,7 +98,7 @@ TEST_CASE("apply_rotary rotates dimension i with i + d/2 by angle pos * inv_freq
 
 // q.k between positions m and n for the same q and k vectors everywhere.
 static torch::Tensor rotary_scores(const std::string& encoding, int64_t T) {
-  EncodingSpec spec{encoding, 16, 1, 8, T};
+  EncodingSpec spec = test::spec_of(encoding, 16, 1, 8, T);
   auto enc = make_encoding(spec);
   auto pos = enc->positions(T, torch::kCPU);
   torch::manual_seed(3);
@@ -121,7 +121,7 @@ TEST_CASE("RoPE and xPos scores depend only on the relative offset") {
 }
 
 TEST_CASE("xPos decays with distance for the low dimensions") {
-  EncodingSpec spec{"xpos", 16, 1, 8, 64};
+  EncodingSpec spec = test::spec_of("xpos", 16, 1, 8, 64);
   auto pos = make_encoding(spec)->positions(64, torch::kCPU);
   // q_scale * k_scale across offset 10 equals zeta^(10/512) per dimension, below 1.
   auto cross = pos.q_scale[30] * pos.k_scale[20];
@@ -131,7 +131,7 @@ TEST_CASE("xPos decays with distance for the low dimensions") {
 }
 
 TEST_CASE("KERPLE log bias is -r1*log(1+r2*(i-j)), zero on the diagonal") {
-  EncodingSpec spec{"kerple", 32, 4, 16, 64};
+  EncodingSpec spec = test::spec_of("kerple", 32, 4, 16, 64);
   auto enc = make_encoding(spec);
   torch::NoGradGuard g;
   auto params = enc->named_parameters();
@@ -144,7 +144,7 @@ TEST_CASE("KERPLE log bias is -r1*log(1+r2*(i-j)), zero on the diagonal") {
 }
 
 TEST_CASE("FIRE bias is a function of log-distance normalised by the query position") {
-  EncodingSpec spec{"fire", 32, 4, 16, 64};
+  EncodingSpec spec = test::spec_of("fire", 32, 4, 16, 64);
   auto enc = make_encoding(spec);
   auto bias = enc->positions(64, torch::kCPU).bias;
   REQUIRE(bias.sizes() == torch::IntArrayRef({4, 64, 64}));
@@ -155,7 +155,7 @@ TEST_CASE("FIRE bias is a function of log-distance normalised by the query posit
 }
 
 TEST_CASE("FIRE starts as the authors' module: c = 0.1, threshold = L x a learned multiplier that training moves") {
-  EncodingSpec spec{"fire", 32, 4, 16, 64};
+  EncodingSpec spec = test::spec_of("fire", 32, 4, 16, 64);
   auto enc = make_encoding(spec);
   CHECK(enc->inspect(16)["c"].get<double>() == Approx(0.1));
   CHECK(enc->inspect(16)["threshold"].get<double>() == Approx(16.0));
@@ -169,7 +169,7 @@ TEST_CASE("FIRE starts as the authors' module: c = 0.1, threshold = L x a learne
 }
 
 TEST_CASE("KERPLE keeps r1, r2 >= 0.01 by projecting the parameters, so their gradient survives") {
-  EncodingSpec spec{"kerple", 32, 4, 16, 64};
+  EncodingSpec spec = test::spec_of("kerple", 32, 4, 16, 64);
   auto enc = make_encoding(spec);
   auto params = enc->named_parameters();
   {
@@ -186,7 +186,7 @@ TEST_CASE("KERPLE keeps r1, r2 >= 0.01 by projecting the parameters, so their gr
 
 TEST_CASE("window and sinks: query i sees keys i-width+1..i and the first `sinks` tokens") {
   // width 3, sinks 1, T = 6: row 5 sees keys 0 (sink), 3, 4, 5; row 2 sees 0, 1, 2.
-  EncodingSpec spec{"sinks", 32, 4, 16, 64};
+  EncodingSpec spec = test::spec_of("sinks", 32, 4, 16, 64);
   spec.options = {{"width", 3}, {"sinks", 1}};
   auto enc = make_encoding(spec);
   const auto visible = enc->inspect(6)["visible"];
@@ -197,7 +197,7 @@ TEST_CASE("window and sinks: query i sees keys i-width+1..i and the first `sinks
   CHECK(std::isinf(bias[0][5][1].item<double>()));
   CHECK(bias[0][5][3].item<double>() == 0.0);
   // The plain window (no sinks) defaults to width L/2.
-  EncodingSpec window{"window", 32, 4, 16, 64};
+  EncodingSpec window = test::spec_of("window", 32, 4, 16, 64);
   auto w = make_encoding(window);
   CHECK(w->inspect(20)["width"] == 8);
   CHECK(w->inspect(20)["visible"][19][11] == 0);
@@ -207,7 +207,7 @@ TEST_CASE("window and sinks: query i sees keys i-width+1..i and the first `sinks
 
 TEST_CASE("partial rotary rotates the first fraction of pairs with the frequencies of a smaller RoPE") {
   // head_dim 8, rotary_fraction 0.5: 2 of 4 pairs rotate, at base^(-2i/4) = 1 and 0.01; the rest 0.
-  EncodingSpec spec{"rope", 16, 2, 16, 64};
+  EncodingSpec spec = test::spec_of("rope", 16, 2, 16, 64);
   spec.options = {{"rotary_fraction", 0.5}};
   auto enc = make_encoding(spec);
   const auto inv = enc->inspect(16)["inv_freq"].get<std::vector<double>>();
@@ -225,7 +225,7 @@ TEST_CASE("partial rotary rotates the first fraction of pairs with the frequenci
 
 TEST_CASE("ReRoPE scores far pairs at the window's distance, leaky ReRoPE at w + (n - w) / s") {
   // head_dim 2: one pair at frequency 1, so q = k = (1, 0) scores cos(distance).
-  EncodingSpec spec{"rope", 2, 1, 8, 16};
+  EncodingSpec spec = test::spec_of("rope", 2, 1, 8, 16);
   auto enc = make_encoding(spec);
   auto score = [](const PositionInputs& pos, int64_t i, int64_t j) {
     const bool far = pos.far.defined() && pos.far[i][j].item<bool>();
@@ -284,7 +284,7 @@ TEST_CASE("leaky ReRoPE at factor 1 is plain RoPE, and ReRoPE with a window past
 TEST_CASE("CoPE: positions are reverse cumulative sums of sigmoid gates, logits interpolated between learned vectors") {
   // One head, head_dim 2, npos_max 4. Query 0 scores key 0 at 0 (gate 1/2); query 1 scores keys
   // 0, 1 at ln 3 and 0 (gates 3/4, 1/2). Positions: p00 = 1/2, p10 = 3/4 + 1/2 = 5/4, p11 = 1/2.
-  EncodingSpec spec{"cope", 2, 1, 8, 16};
+  EncodingSpec spec = test::spec_of("cope", 2, 1, 8, 16);
   spec.options = {{"npos_max", 4}};
   auto enc = make_encoding(spec);
   {
@@ -308,18 +308,18 @@ TEST_CASE("CoPE: positions are reverse cumulative sums of sigmoid gates, logits 
 }
 
 TEST_CASE("learned table: untrained rows past L are stated and too-long sequences fail clearly") {
-  EncodingSpec spec{"learned", 32, 4, 16, 32};
+  EncodingSpec spec = test::spec_of("learned", 32, 4, 16, 32);
   auto enc = make_encoding(spec);
   CHECK(enc->notes().find("16") != std::string::npos);
   CHECK_THROWS_WITH(enc->embed(torch::zeros({1, 40, 32})), Catch::Contains("32 rows"));
 }
 
 TEST_CASE("registry: unknown encodings and options are rejected with the allowed values") {
-  EncodingSpec spec{"rotary", 32, 4, 16, 64};
+  EncodingSpec spec = test::spec_of("rotary", 32, 4, 16, 64);
   CHECK_THROWS_WITH(make_encoding(spec), Catch::Contains("allowed: nope, sinusoidal, learned, t5, rope, alibi"));
-  EncodingSpec bad{"alibi", 32, 4, 16, 64, {{"base", 5}}};
+  EncodingSpec bad = test::spec_of("alibi", 32, 4, 16, 64, {{"base", 5}});
   CHECK_THROWS_WITH(make_encoding(bad), Catch::Contains("has no option \"base\""));
-  CHECK_THROWS_WITH(make_encoding({"alibi", 30, 4, 16, 64}), Catch::Contains("divisible"));
+  CHECK_THROWS_WITH(make_encoding(test::spec_of("alibi", 30, 4, 16, 64)), Catch::Contains("divisible"));
 }
 
 TEST_CASE("only encodings whose registry entry takes scalings accept them") {
@@ -328,7 +328,7 @@ TEST_CASE("only encodings whose registry entry takes scalings accept them") {
   CHECK(encodings_taking_scalings() == std::vector<std::string>{"rope", "xpos"});
   for (const auto& info : encoding_registry()) {
     INFO(info.name);
-    auto encoding = make_encoding({info.name, 32, 4, 16, 64});
+    auto encoding = make_encoding(test::spec_of(info.name, 32, 4, 16, 64));
     if (info.capabilities.takes_scalings)
       CHECK_NOTHROW(encoding->set_scaling(pi));
     else
@@ -363,8 +363,8 @@ TEST_CASE("the position-table cache slices prefix tables, rebuilds length-depend
 }
 
 TEST_CASE("rope with factor \"auto\" builds its tables for each length, not a slice of a longer one") {
-  auto plain = make_encoding({"rope", 64, 2, 16, 64});
-  auto pi = make_encoding({"rope", 64, 2, 16, 64});
+  auto plain = make_encoding(test::spec_of("rope", 64, 2, 16, 64));
+  auto pi = make_encoding(test::spec_of("rope", 64, 2, 16, 64));
   Scaling s;
   s.method = "pi";
   pi->set_scaling(validate_scaling(s));

@@ -3,8 +3,8 @@
 #include "harness/data/sampler.h"
 #include "harness/data/sources.h"
 #include "harness/eval/passkey.h"
-#include "harness/statistics.h"
-#include "harness/model/trainer.h"
+#include "harness/core/statistics.h"
+#include "harness/train/trainer.h"
 #include "tests/helpers.h"
 
 using namespace lb;
@@ -26,7 +26,7 @@ TEST_CASE("every held-out token is scored exactly once, sliding windows keep >= 
   for (auto [tokens, T, S] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
            {96, 32, 32}, {96, 32, 8}, {100, 32, 12}, {64, 64, 16}, {90, 48, 40}}) {
     INFO(tokens << " " << T << " " << S);
-    auto plan = plan_windows("sliding", tokens, T, S);
+    auto plan = plan_windows(Protocol::kSliding, tokens, T, S);
     auto [scored, context] = coverage(plan, tokens, T);
     CHECK(std::all_of(scored.begin(), scored.end(), [](int n) { return n == 1; }));
     if (plan.starts.size() > 1) CHECK(context >= T - S);
@@ -52,7 +52,7 @@ TEST_CASE("sliding windows with context score each chunk token once, every one w
 }
 
 TEST_CASE("sliding with stride = window equals non-overlapping") {
-  auto a = plan_windows("sliding", 96, 32, 32), b = plan_windows("nonoverlapping", 96, 32, 0);
+  auto a = plan_windows(Protocol::kSliding, 96, 32, 32), b = plan_windows(Protocol::kNonoverlapping, 96, 32, 0);
   CHECK(a.starts == b.starts);
   CHECK(a.score_from == b.score_from);
   CHECK(b.score_from == std::vector<int64_t>{0, 0, 0});
@@ -63,18 +63,18 @@ TEST_CASE("the evaluation sample covers every held-out document, the same chunks
   std::vector<int64_t> starts;
   int64_t total = 0;
   for (int d = 0; d < 40; ++d) starts.push_back(total), total += 30 + (d * 37) % 196;
-  const auto all = sample_evaluation("stream", total, starts, {16, 32, 48}, 1 << 30, 7);
+  const auto all = sample_evaluation(SampleKind::kStream, total, starts, {16, 32, 48}, 1 << 30, 7);
   CHECK(all.chunk == 96);  // lcm of the lengths
   CHECK(all.documents == 40);
   for (int64_t s : all.starts) CHECK(s + 97 <= total);
   // A smaller budget draws a subset, from all over the split, deterministically from the seed.
-  const auto some = sample_evaluation("stream", total, starts, {16, 32, 48}, 960, 7);
+  const auto some = sample_evaluation(SampleKind::kStream, total, starts, {16, 32, 48}, 960, 7);
   CHECK(some.starts.size() == 10);
-  CHECK(some.starts == sample_evaluation("stream", total, starts, {16, 32, 48}, 960, 7).starts);
-  CHECK(some.starts != sample_evaluation("stream", total, starts, {16, 32, 48}, 960, 8).starts);
+  CHECK(some.starts == sample_evaluation(SampleKind::kStream, total, starts, {16, 32, 48}, 960, 7).starts);
+  CHECK(some.starts != sample_evaluation(SampleKind::kStream, total, starts, {16, 32, 48}, 960, 8).starts);
   CHECK(some.starts.back() > total / 2);  // not the first tokens of the stream
   // "documents": only documents of at least chunk + 1 tokens, each truncated to one chunk at its start.
-  const auto docs = sample_evaluation("documents", total, starts, {16, 32, 48}, 1 << 30, 7);
+  const auto docs = sample_evaluation(SampleKind::kDocuments, total, starts, {16, 32, 48}, 1 << 30, 7);
   int64_t long_enough = 0;
   for (size_t d = 0; d < starts.size(); ++d)
     long_enough += ((d + 1 < starts.size() ? starts[d + 1] : total) - starts[d]) >= 97;
@@ -82,14 +82,14 @@ TEST_CASE("the evaluation sample covers every held-out document, the same chunks
   CHECK(int64_t(docs.starts.size()) == long_enough);
   CHECK(docs.documents == long_enough);
   for (int64_t s : docs.starts) CHECK(std::find(starts.begin(), starts.end(), s) != starts.end());
-  CHECK_THROWS_WITH(sample_evaluation("documents", total, starts, {256}, 1 << 30, 7),
+  CHECK_THROWS_WITH(sample_evaluation(SampleKind::kDocuments, total, starts, {256}, 1 << 30, 7),
                     Catch::Contains("at least 257") && Catch::Contains("longest held-out document has"));
-  CHECK_THROWS_WITH(sample_evaluation("stream", 1000, {0}, {128, 384, 512}, 5000, 7),
+  CHECK_THROWS_WITH(sample_evaluation(SampleKind::kStream, 1000, {0}, {128, 384, 512}, 5000, 7),
                     Catch::Contains("1000 tokens") && Catch::Contains("1537"));
   // Sliding context: stream chunks start at >= P; document chunks P tokens into their document.
-  const auto with_context = sample_evaluation("stream", total, starts, {16, 32, 48}, 1 << 30, 7, 40);
+  const auto with_context = sample_evaluation(SampleKind::kStream, total, starts, {16, 32, 48}, 1 << 30, 7, 40);
   CHECK(with_context.starts.front() >= 40);
-  const auto docs_context = sample_evaluation("documents", total, starts, {16, 32, 48}, 1 << 30, 7, 40);
+  const auto docs_context = sample_evaluation(SampleKind::kDocuments, total, starts, {16, 32, 48}, 1 << 30, 7, 40);
   for (int64_t s : docs_context.starts) CHECK(std::find(starts.begin(), starts.end(), s - 40) != starts.end());
   CHECK(docs_context.eligible_documents < docs.eligible_documents);  // needs 40 + 96 + 1 tokens
 }
@@ -123,7 +123,7 @@ TEST_CASE("evaluate: token counts, buckets and protocols agree on a tiny model")
   CHECK(non.document_tokens == std::vector<int64_t>{51, 150, 183});
   CHECK(non.nll_stderr == Approx(clustered_stderr(non.document_nll, non.document_tokens)));
 
-  o.protocol = "sliding";
+  o.protocol = Protocol::kSliding;
   o.stride = 64;
   auto same = evaluate(model, held, sample, 64, o);
   CHECK(same.nll == Approx(non.nll).epsilon(1e-9));
@@ -167,6 +167,7 @@ TEST_CASE("bf16 evaluation of a trained model stays within 0.005 nats of fp32 at
   for (int64_t d = 0; d < 1024; d += 64) sample.document_starts.push_back(d);  // 64-token "documents"
   EvalOptions o;
   o.train_length = 16;
+  o.batch_tokens = 16384;
   double worst = 0, worst_window = 0;
   for (const std::string method : {"none", "pi", "ntk", "yarn", "dynamic-ntk"}) {
     Scaling s;
@@ -217,6 +218,8 @@ static LogitsFn copy_scorer(int64_t reach, int64_t k = 8) {
 
 TEST_CASE("the passkey probe counts a planted copier's retrievals by depth") {
   PasskeyOptions o;
+  o.digits = 5;
+  o.seed = 1234;
   o.trials = 4;
   o.depths = {0.0, 0.5, 1.0};
   const int64_t T = 400;
@@ -243,6 +246,8 @@ TEST_CASE("the passkey probe counts a planted copier's retrievals by depth") {
 TEST_CASE("the passkey probe runs on a model at every depth asked") {
   auto model = test::tiny_model("rope", 16, 256);
   PasskeyOptions o;
+  o.digits = 5;
+  o.seed = 1234;
   o.trials = 3;
   o.depths = {0.2, 0.8};
   o.bf16 = false;
@@ -269,7 +274,7 @@ TEST_CASE("passkey prompts under a subword tokenizer have T+1 tokens and end wit
   DataConfig d;
   d.path = dir.file("keys.txt", text);
   d.cache_dir = (dir.path / "cache").string();
-  d.tokenizer.kind = "sentencepiece";
+  d.tokenizer.kind = TokenizerKind::kSentencePiece;
   d.tokenizer.vocab_size = 320;
   const auto tokenizer = load_corpus(d).tokenizer;
   const auto prompt = passkey_prompt(*tokenizer, 300, 0.5, "40721");

@@ -3,7 +3,9 @@
 #include "harness/data/sources.h"
 #include "harness/model/fused.h"
 #include "harness/model/precision.h"
-#include "harness/model/trainer.h"
+#include "harness/train/fused_trainer.h"
+#include "harness/train/loop.h"
+#include "harness/train/trainer.h"
 #include "tests/helpers.h"
 
 using namespace lb;
@@ -81,18 +83,8 @@ TEST_CASE("fused seeds: each seed's weights after training match training that s
   for (int i = 0; i < 300; ++i) text += "a fused model trains " + std::to_string(i % 13) + " seeds at once\n";
   auto stream = torch::from_blob(text.data(), {int64_t(text.size())}, torch::kUInt8).clone();
   auto make = [](const std::string& encoding, uint64_t seed) {
-    EncodingSpec spec;
-    spec.name = encoding;
-    spec.d_model = 32;
-    spec.heads = 4;
-    spec.train_length = 16;
-    spec.max_length = 64;
-    ModelConfig cfg;
-    cfg.layers = 2;
-    cfg.d_model = 32;
-    cfg.heads = 4;
-    torch::manual_seed(seed);  // as the runner builds each seed's model
-    return GPT(cfg, make_encoding(spec));
+    const Config c = test::tiny_config(encoding, 16, 32, 4, 2);
+    return build_model(c, c.runs[0], 256, 64, seed);  // as the runner builds each seed's model
   };
   for (const std::string encoding : {"rope", "alibi"}) {
     INFO(encoding);
@@ -194,23 +186,23 @@ TEST_CASE("precision auto picks bf16 only where the hardware computes it nativel
   const Hardware avx2_only{"AMD EPYC 7B13", {"avx2"}, 0};
   const Hardware sapphire{"Intel Xeon", {"avx2", "avx512f", "amx_bf16", "avx512_bf16"}, 0};
   const Hardware amx_only{"Intel Xeon", {"avx2", "avx512f", "amx_bf16"}, 0};
-  CHECK(choose_precision("auto", "cpu", zen5).effective == "bf16");
-  CHECK(choose_precision("auto", "cpu", sapphire).effective == "bf16");
-  CHECK(choose_precision("auto", "cpu", amx_only).effective == "bf16");
-  const auto fallback = choose_precision("auto", "cpu", avx2_only);
-  CHECK(fallback.effective == "fp32");
+  CHECK(choose_precision(Precision::kAuto, "cpu", zen5).effective == Precision::kBf16);
+  CHECK(choose_precision(Precision::kAuto, "cpu", sapphire).effective == Precision::kBf16);
+  CHECK(choose_precision(Precision::kAuto, "cpu", amx_only).effective == Precision::kBf16);
+  const auto fallback = choose_precision(Precision::kAuto, "cpu", avx2_only);
+  CHECK(fallback.effective == Precision::kFp32);
   CHECK_THAT(fallback.reason, Catch::Contains("neither avx512_bf16 nor amx_bf16"));
   // An explicit bf16 is honoured, and flagged where it is emulated.
-  const auto forced = choose_precision("bf16", "cpu", avx2_only);
-  CHECK(forced.effective == "bf16");
+  const auto forced = choose_precision(Precision::kBf16, "cpu", avx2_only);
+  CHECK(forced.effective == Precision::kBf16);
   CHECK(forced.emulated);
   CHECK_THAT(forced.reason, Catch::Contains("emulated") && Catch::Contains("slower"));
-  CHECK(!choose_precision("bf16", "cpu", zen5).emulated);
-  CHECK(choose_precision("fp32", "cpu", zen5).effective == "fp32");
+  CHECK(!choose_precision(Precision::kBf16, "cpu", zen5).emulated);
+  CHECK(choose_precision(Precision::kFp32, "cpu", zen5).effective == Precision::kFp32);
   // CUDA: compute capability 8.0 (Ampere) and later.
-  CHECK(choose_precision("auto", "cuda", Hardware{"x", {}, 8}).effective == "bf16");
-  CHECK(choose_precision("auto", "cuda", Hardware{"x", {}, 7}).effective == "fp32");
-  CHECK(choose_precision("auto", "cuda", Hardware{"x", {}, 0}).effective == "fp32");
+  CHECK(choose_precision(Precision::kAuto, "cuda", Hardware{"x", {}, 8}).effective == Precision::kBf16);
+  CHECK(choose_precision(Precision::kAuto, "cuda", Hardware{"x", {}, 7}).effective == Precision::kFp32);
+  CHECK(choose_precision(Precision::kAuto, "cuda", Hardware{"x", {}, 0}).effective == Precision::kFp32);
   const auto j = fallback.to_json(avx2_only);
   CHECK(j["requested"] == "auto");
   CHECK(j["effective"] == "fp32");

@@ -12,13 +12,14 @@
 #include <random>
 #include <thread>
 
-#include "harness/config.h"
+#include "harness/run/config_load.h"
+#include "harness/config/config.h"
 #include "harness/data/corpus.h"
-#include "harness/errors.h"
-#include "harness/preflight.h"
+#include "harness/core/errors.h"
+#include "harness/run/preflight.h"
 #include "harness/report/files.h"
 #include "harness/report/tables.h"
-#include "harness/runner.h"
+#include "harness/run/experiment.h"
 #include "tests/helpers.h"
 
 using namespace lb;

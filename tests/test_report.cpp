@@ -1,12 +1,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "harness/run/config_load.h"
 #include "harness/report/claims.h"
-#include "harness/config.h"
+#include "harness/config/config.h"
 #include "harness/report/files.h"
-#include "harness/runner.h"
+#include "harness/run/experiment.h"
 #include "harness/report/tables.h"
-#include "harness/statistics.h"
+#include "harness/core/statistics.h"
 #include "tests/helpers.h"
 
 using namespace lb;

@@ -2,10 +2,11 @@
 #include <filesystem>
 #include <thread>
 
+#include "harness/run/config_load.h"
 #include "harness/report/files.h"
 #include "harness/report/publish.h"
-#include "harness/runner.h"
-#include "harness/shard_plan.h"
+#include "harness/run/experiment.h"
+#include "harness/run/shard_plan.h"
 #include "tests/helpers.h"
 
 using namespace lb;

@@ -4,12 +4,13 @@
 #include <map>
 #include <set>
 
+#include "harness/run/config_load.h"
 #include "harness/data/sampler.h"
 #include "harness/data/tasks.h"
 #include "harness/eval/task_eval.h"
-#include "harness/model/trainer.h"
+#include "harness/train/trainer.h"
 #include "harness/report/tables.h"
-#include "harness/runner.h"
+#include "harness/run/experiment.h"
 #include "tests/helpers.h"
 
 using namespace lb;
@@ -79,7 +80,7 @@ TEST_CASE("copy and reverse answer with the string before the separator, forward
 TEST_CASE("recall answers each asked key with the value it was paired with (keys distinct)") {
   for (int64_t length : {6, 40, 300}) {
     INFO(length);
-    const auto x = make_task_instance("recall", length, 5, 2, {4, 2});
+    const auto x = make_task_instance("recall", length, 5, 2, TaskConfig{});
     const int64_t sep = index_of(x.tokens, kSep);
     std::map<int32_t, int32_t> pairs;
     int64_t filler = 0;
@@ -106,7 +107,7 @@ TEST_CASE("recall answers each asked key with the value it was paired with (keys
 TEST_CASE("passkey answers with the digits of the needle it names (distractors named otherwise)") {
   for (int64_t length : {13, 64, 512}) {
     INFO(length);
-    const auto x = make_task_instance("passkey", length, 9, 1, {4, 2});
+    const auto x = make_task_instance("passkey", length, 9, 1, TaskConfig{});
     // The question is the last 6 tokens: [sep] name d d d d.
     const auto& t = x.tokens;
     const size_t q = t.size() - 6;
@@ -155,6 +156,8 @@ static LogitsFn copy_oracle(bool miss_last) {
 TEST_CASE("task scoring counts answer tokens only: exact match per instance and per answer token") {
   TaskEvalOptions o;
   o.instances = 6;
+  o.seed = 1234;
+  o.batch_tokens = 16384;
   const int64_t T = 21;  // instances of 22 tokens: k = 10 answer tokens
   json perfect = evaluate_task(copy_oracle(false), "copy", T, o);
   CHECK(perfect["accuracy"] == 1.0);

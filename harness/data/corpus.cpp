@@ -4,7 +4,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "harness/atomic_file.h"
+#include "harness/core/atomic_file.h"
 #include "harness/data/sources.h"
 #include "harness/data/tasks.h"
 #include "harness/data/token_cache.h"
@@ -17,7 +17,7 @@ using nlohmann::json;
 static Corpus load_bin(const DataConfig& c) {
   if (c.vocab_size <= 0)
     throw DataError("data.format \"bin\" needs data.vocab_size (the tokenizer's vocabulary size)");
-  if (c.tokenizer.kind != "bytes")
+  if (c.tokenizer.kind != TokenizerKind::kBytes)
     throw DataError("data.format \"bin\" is already tokenized; data.tokenizer.kind must stay \"bytes\" (the default)");
   const fs::path dir = fs::is_directory(c.path) ? fs::path(c.path) : fs::path(c.path).parent_path();
   Corpus corpus;
@@ -72,7 +72,7 @@ Corpus load_corpus(const DataConfig& c) {
                                 c.tokenizer.model));
   ensure_directory(c.cache_dir, "data.cache_dir");
   if (format == "bin") return load_bin(c);
-  if (c.tokenizer.kind == "sentencepiece" && format == "bytes")
+  if (c.tokenizer.kind == TokenizerKind::kSentencePiece && format == "bytes")
     throw DataError("data.format \"bytes\" reads raw bytes, but data.tokenizer.kind \"sentencepiece\" needs text "
                     "(use data.format \"text\")");
   if (!c.tokenizer.model.empty() && !fs::exists(c.tokenizer.model))

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <memory>
 
-#include "harness/config.h"
+#include "harness/config/config.h"
 #include "harness/data/files.h"
 #include "harness/data/sampler.h"
 #include "harness/data/tokenizer.h"

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "harness/errors.h"
+#include "harness/core/errors.h"
 
 namespace lb {
 

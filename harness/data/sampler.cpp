@@ -5,8 +5,8 @@
 
 #include "harness/data/files.h"
 #include "harness/data/tasks.h"
-#include "harness/eval/passkey.h"
-#include "harness/hash.h"
+#include "harness/data/passkey_text.h"
+#include "harness/core/hash.h"
 
 namespace lb {
 
@@ -42,16 +42,15 @@ void put_row(torch::Tensor& tokens, torch::Tensor& weights, int64_t row, const T
 }  // namespace
 
 BatchSource task_batches(const TaskConfig& tasks, int64_t train_length) {
-  const TaskOptions options{tasks.queries, tasks.distractors};
   const int64_t shortest = std::llround(tasks.min_length * double(train_length)) + 1;
-  return [tasks, options, shortest](int64_t batch, int64_t length, uint64_t seed, int64_t step) {
+  return [tasks, shortest](int64_t batch, int64_t length, uint64_t seed, int64_t step) {
     auto tokens = torch::zeros({batch, length + 1}, torch::kInt64);
     auto weights = torch::zeros({batch, length}, torch::kFloat32);
     std::mt19937_64 rng(fnv1a(fmt::format("task batch/{}/{}", seed, step)));
     for (int64_t row = 0; row < batch; ++row) {
       const auto& task = tasks.names[std::uniform_int_distribution<size_t>(0, tasks.names.size() - 1)(rng)];
       const int64_t n = std::uniform_int_distribution<int64_t>(std::min(shortest, length + 1), length + 1)(rng);
-      put_row(tokens, weights, row, make_task_instance(task, n, seed, uint64_t(step * batch + row), options));
+      put_row(tokens, weights, row, make_task_instance(task, n, seed, uint64_t(step * batch + row), tasks));
     }
     return TrainBatch{tokens, weights};
   };

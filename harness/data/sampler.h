@@ -5,7 +5,7 @@
 #include <functional>
 #include <memory>
 
-#include "harness/config.h"
+#include "harness/config/config.h"
 #include "harness/data/tokenizer.h"
 
 namespace lb {

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "harness/data/tokenizer.h"
-#include "harness/hash.h"
+#include "harness/core/hash.h"
 
 namespace lb {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "harness/config.h"
+#include "harness/config/config.h"
 #include "harness/data/files.h"
 
 namespace lb {

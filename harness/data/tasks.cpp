@@ -7,8 +7,8 @@
 #include <random>
 #include <stdexcept>
 
-#include "encodings/named_table.h"
-#include "harness/hash.h"
+#include "harness/core/named_table.h"
+#include "harness/core/hash.h"
 
 namespace lb {
 namespace {
@@ -51,13 +51,13 @@ TaskInstance copy_like(int32_t marker, bool reversed, int64_t length, Rng& rng) 
   return b.finish(length);
 }
 
-TaskInstance copy_task(int64_t length, Rng& rng, const TaskOptions&) { return copy_like(3, false, length, rng); }
-TaskInstance reverse_task(int64_t length, Rng& rng, const TaskOptions&) { return copy_like(4, true, length, rng); }
+TaskInstance copy_task(int64_t length, Rng& rng, const TaskConfig&) { return copy_like(3, false, length, rng); }
+TaskInstance reverse_task(int64_t length, Rng& rng, const TaskConfig&) { return copy_like(4, true, length, rng); }
 
 // Multi-query associative recall (Zoology's MQAR): m pairs "k v" with distinct keys, the separator,
 // then q of the keys again, each followed by its value (the answer). Past 96 pairs (the key
 // alphabet) the rest of the length is filler tokens scattered between the pairs.
-TaskInstance recall_task(int64_t length, Rng& rng, const TaskOptions& o) {
+TaskInstance recall_task(int64_t length, Rng& rng, const TaskConfig& o) {
   const int64_t q = std::max<int64_t>(1, std::min(o.queries, (length - 2) / 4));
   const int64_t room = length - 2 - 2 * q;
   const int64_t m = std::min<int64_t>(room / 2, kKeys);
@@ -94,7 +94,7 @@ TaskInstance recall_task(int64_t length, Rng& rng, const TaskOptions& o) {
 
 // Passkey with distractors: filler, with needles "[needle] name d d d d" at random depths (one per
 // name), then "[sep] name" asking for one of them; the answer is its 4 digits.
-TaskInstance passkey_task(int64_t length, Rng& rng, const TaskOptions& o) {
+TaskInstance passkey_task(int64_t length, Rng& rng, const TaskConfig& o) {
   constexpr int64_t kNeedleTokens = 6, kQuestion = 2, kDigits = 4;
   const int64_t needles =
       std::max<int64_t>(1, std::min(1 + o.distractors, (length - 1 - kQuestion - kDigits) / kNeedleTokens));
@@ -129,7 +129,7 @@ TaskInstance passkey_task(int64_t length, Rng& rng, const TaskOptions& o) {
 
 // Counting: k symbols from an alphabet of 8, the separator, one of the symbols, then how many
 // times it occurred as 3 decimal digits.
-TaskInstance count_task(int64_t length, Rng& rng, const TaskOptions&) {
+TaskInstance count_task(int64_t length, Rng& rng, const TaskConfig&) {
   const int64_t k = length - 6;
   if (k > 999) throw std::invalid_argument(fmt::format("task \"count\" writes counts in 3 digits: at most 1005 tokens, not {}", length));
   std::vector<int32_t> x(static_cast<size_t>(k));
@@ -163,7 +163,7 @@ std::vector<std::string> task_names() { return names_of(task_registry()); }
 const TaskInfo& task_info(const std::string& name) { return find_named(task_registry(), name, "task"); }
 
 TaskInstance make_task_instance(const std::string& task, int64_t length, uint64_t seed, uint64_t index,
-                                const TaskOptions& options) {
+                                const TaskConfig& options) {
   const TaskInfo& info = task_info(task);
   if (length < info.min_length)
     throw std::invalid_argument(fmt::format("task \"{}\" needs instances of at least {} tokens, not {}", task,

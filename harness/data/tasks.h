@@ -12,15 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "harness/config/config.h"  // TaskConfig: queries, distractors
+
 namespace lb {
 
 constexpr int64_t kTaskVocab = 256;
 constexpr int32_t kTaskPad = 0;
 
-struct TaskOptions {
-  int64_t queries = 4;      // recall: queries per instance (fewer when the instance is short)
-  int64_t distractors = 2;  // passkey: other needles, each with its own name
-};
 
 struct TaskInstance {
   std::vector<int32_t> tokens;  // exactly the requested length, padded at the end
@@ -31,7 +29,7 @@ struct TaskInfo {
   std::string name;
   std::string description;
   int64_t min_length;  // shortest instance it can make
-  TaskInstance (*make)(int64_t length, std::mt19937_64& rng, const TaskOptions& options);
+  TaskInstance (*make)(int64_t length, std::mt19937_64& rng, const TaskConfig& options);
 };
 const std::vector<TaskInfo>& task_registry();
 std::vector<std::string> task_names();
@@ -39,6 +37,6 @@ const TaskInfo& task_info(const std::string& name);  // throws naming the allowe
 
 // One instance of `length` tokens, determined by (task, length, seed, index).
 TaskInstance make_task_instance(const std::string& task, int64_t length, uint64_t seed, uint64_t index,
-                                const TaskOptions& options = {});
+                                const TaskConfig& options = TaskConfig{});
 
 }  // namespace lb

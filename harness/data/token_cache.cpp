@@ -15,8 +15,8 @@
 #include "harness/data/files.h"
 #include "harness/data/sources.h"
 #include "harness/data/tokenizer.h"
-#include "harness/hash.h"
-#include "harness/atomic_file.h"
+#include "harness/core/hash.h"
+#include "harness/core/atomic_file.h"
 
 namespace lb {
 
@@ -52,9 +52,9 @@ fs::path cache_prefix(const DataConfig& c, const std::string& format) {
   json identity = {{"path", fs::absolute(c.path).lexically_normal().string()},
                    {"format", format},
                    {"held_out_fraction", c.held_out_fraction},
-                   {"tokenizer", c.tokenizer.kind}};
+                   {"tokenizer", name_of(c.tokenizer.kind)}};
   if (format == "jsonl") identity["field"] = c.field;
-  if (c.tokenizer.kind == "sentencepiece") {
+  if (c.tokenizer.kind == TokenizerKind::kSentencePiece) {
     if (!c.tokenizer.model.empty())
       identity["model"] = fs::absolute(c.tokenizer.model).lexically_normal().string();
     else
@@ -65,7 +65,7 @@ fs::path cache_prefix(const DataConfig& c, const std::string& format) {
   if (stem.empty()) stem = fs::path(c.path).lexically_normal().parent_path().filename().string();
   for (char& ch : stem)
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') ch = '_';
-  return fs::path(c.cache_dir) / fmt::format("{}-{}-{}", stem, c.tokenizer.kind, hex64(fnv1a(identity.dump())).substr(0, 12));
+  return fs::path(c.cache_dir) / fmt::format("{}-{}-{}", stem, name_of(c.tokenizer.kind), hex64(fnv1a(identity.dump())).substr(0, 12));
 }
 
 fs::path with_suffix(const fs::path& prefix, const std::string& suffix) { return prefix.string() + suffix; }
@@ -189,7 +189,7 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
   const auto start = std::chrono::steady_clock::now();
   std::shared_ptr<const Tokenizer> tokenizer = byte_tokenizer();
   json tokenizer_json = tokenizer->describe();
-  if (c.tokenizer.kind == "sentencepiece") {
+  if (c.tokenizer.kind == TokenizerKind::kSentencePiece) {
     fs::path model = c.tokenizer.model;
     if (model.empty()) {
       model = with_suffix(prefix, ".model");

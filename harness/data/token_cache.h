@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "harness/config.h"
+#include "harness/config/config.h"
 
 namespace lb {
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <mutex>
 
-#include "harness/atomic_file.h"
+#include "harness/core/atomic_file.h"
 
 namespace lb {
 

@@ -4,7 +4,7 @@
 
 #include "harness/data/files.h"
 #include "harness/model/precision.h"
-#include "harness/statistics.h"
+#include "harness/core/statistics.h"
 
 namespace lb {
 
@@ -39,7 +39,7 @@ json EvalResult::to_json() const {
   for (const auto& x : curve) c.push_back({x.start, x.nll});
   std::vector<double> rounded;  // 1e-6 nats is far below any difference worth reporting
   for (double v : document_nll) rounded.push_back(std::round(v * 1e6) / 1e6);
-  return {{"eval_length", eval_length}, {"protocol", protocol},   {"ppl", ppl},
+  return {{"eval_length", eval_length}, {"protocol", name_of(protocol)}, {"ppl", ppl},
           {"nll", nll},                 {"nll_stderr", std::isfinite(nll_stderr) ? json(nll_stderr) : json(nullptr)},
           {"tokens", tokens},           {"windows", windows},
           {"last_l_nll", last_l_nll},   {"last_l_ppl", std::exp(last_l_nll)},
@@ -53,8 +53,7 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, const EvalSample&
   const int64_t C = sample.chunk;
   if (C % T != 0) throw std::invalid_argument(fmt::format("chunk of {} tokens is not a multiple of T={}", C, T));
   // Every window of every chunk: its start in the stream and the first position it scores.
-  const auto plan = opt.protocol == "sliding" ? plan_sliding_with_context(C, T, opt.stride)
-                                              : plan_windows(opt.protocol, C, T, opt.stride);
+  const auto plan = plan_for(opt.protocol, C, T, opt.stride);
   std::vector<int64_t> starts, score_from;
   for (int64_t chunk : sample.starts) {
     if (chunk + C + 1 > held_out.numel() || chunk + plan.starts.front() < 0)

@@ -12,13 +12,14 @@
 
 namespace lb {
 
+// How one model is scored at one length; built from the config by eval_options() (suite.h).
 struct EvalOptions {
-  std::string protocol = "nonoverlapping";  // or "sliding"
+  Protocol protocol = Protocol::kNonoverlapping;
   int64_t stride = 0;          // sliding stride S
   int64_t bucket_width = 0;    // tokens per position bucket
   int64_t train_length = 0;    // L, for the last-L view
-  int64_t batch_tokens = 16384;
-  bool bf16 = true;
+  int64_t batch_tokens = 0;    // tokens per forward batch
+  bool bf16 = false;
   torch::Device device = torch::kCPU;
 };
 
@@ -30,7 +31,7 @@ struct Bucket {
 
 struct EvalResult {
   int64_t eval_length = 0;
-  std::string protocol;
+  Protocol protocol = Protocol::kNonoverlapping;
   double nll = 0, nll_stderr = 0, ppl = 0;
   int64_t tokens = 0, windows = 0;
   double last_l_nll = 0;  // mean nll of scored tokens in the last L positions of each window

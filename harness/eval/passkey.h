@@ -9,17 +9,19 @@
 #include <vector>
 
 #include "harness/model/model.h"
+#include "harness/data/passkey_text.h"
 #include "harness/data/tokenizer.h"
 
 namespace lb {
 
+// Built from the config by passkey_options() (suite.h).
 struct PasskeyOptions {
   int64_t trials = 0;  // 0 = disabled
   std::vector<double> depths;
-  int64_t digits = 5;
+  int64_t digits = 0;
   std::shared_ptr<const Tokenizer> tokenizer = byte_tokenizer();
-  uint64_t seed = 1234;
-  bool bf16 = true;
+  uint64_t seed = 0;
+  bool bf16 = false;
   torch::Device device = torch::kCPU;
 };
 
@@ -30,17 +32,6 @@ struct PasskeyResult {
   double digit_nll = 0;  // mean nll of the key's tokens
   nlohmann::json to_json() const;
 };
-
-struct PasskeyPrompt {
-  std::vector<int32_t> ids;   // exactly T + 1 tokens
-  int64_t answer_tokens = 0;  // the key: the last answer_tokens ids
-};
-
-// Filler, the needle at `depth` of the filler, and the question, each tokenized on its own and
-// joined, so the prompt has exactly T + 1 tokens under any tokenizer.
-PasskeyPrompt passkey_prompt(const Tokenizer& tokenizer, int64_t T, double depth, const std::string& key);
-// The shortest T a prompt with this key fits in.
-int64_t passkey_min_length(const Tokenizer& tokenizer, const std::string& key);
 
 // Runs the probe on a model (eval mode, InferenceMode, the options' precision and device).
 std::vector<PasskeyResult> passkey_probe(GPT& model, int64_t T, const PasskeyOptions& options);

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "harness/hash.h"
+#include "harness/core/hash.h"
 #include "harness/model/precision.h"
-#include "harness/statistics.h"
+#include "harness/core/statistics.h"
 
 namespace lb {
 

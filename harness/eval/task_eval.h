@@ -11,11 +11,12 @@
 
 namespace lb {
 
+// Built from the config by task_eval_options() (suite.h).
 struct TaskEvalOptions {
-  int64_t instances = 200;
-  uint64_t seed = 1234;  // evaluation instances are drawn from this, never from a training seed
-  TaskOptions task;
-  int64_t batch_tokens = 16384;
+  int64_t instances = 0;
+  uint64_t seed = 0;  // evaluation instances are drawn from this, never from a training seed
+  TaskConfig task;    // the tasks' options (queries, distractors)
+  int64_t batch_tokens = 0;
   bool bf16 = false;
   torch::Device device = torch::kCPU;
 };

@@ -9,10 +9,11 @@
 
 namespace lb {
 
-WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, int64_t stride) {
+WindowPlan plan_windows(Protocol protocol, int64_t tokens, int64_t T, int64_t stride) {
   if (tokens < T) throw std::invalid_argument(fmt::format("{} tokens cannot fill one window of {}", tokens, T));
-  if (protocol == "nonoverlapping") stride = T;
-  else if (protocol != "sliding") throw std::invalid_argument(fmt::format("unknown protocol \"{}\"", protocol));
+  if (protocol == Protocol::kNonoverlapping) stride = T;
+  else if (protocol != Protocol::kSliding)
+    throw std::invalid_argument(fmt::format("protocol \"{}\" has no window plan", name_of(protocol)));
   if (stride <= 0 || stride > T) throw std::invalid_argument(fmt::format("stride must be in [1, {}], got {}", T, stride));
   std::vector<int64_t> starts;
   for (int64_t s = 0; s + T <= tokens; s += stride) starts.push_back(s);
@@ -25,10 +26,15 @@ WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, 
 WindowPlan plan_sliding_with_context(int64_t chunk, int64_t T, int64_t stride) {
   // Sliding windows over [S - T, chunk) with the first window scoring only its last S tokens.
   const int64_t before = T - stride;
-  WindowPlan plan = plan_windows("sliding", chunk + before, T, stride);
+  WindowPlan plan = plan_windows(Protocol::kSliding, chunk + before, T, stride);
   plan.score_from[0] = before;
   for (auto& s : plan.starts) s -= before;
   return plan;
+}
+
+WindowPlan plan_for(Protocol protocol, int64_t chunk, int64_t T, int64_t stride) {
+  return protocol == Protocol::kSliding ? plan_sliding_with_context(chunk, T, stride)
+                                        : plan_windows(protocol, chunk, T, stride);
 }
 
 int64_t default_sliding_stride(int64_t train_length) { return std::max<int64_t>(1, train_length / 2); }
@@ -43,7 +49,7 @@ int64_t document_of(const std::vector<int64_t>& document_starts, int64_t positio
   return int64_t(std::upper_bound(document_starts.begin(), document_starts.end(), position) - document_starts.begin()) - 1;
 }
 
-EvalSample sample_evaluation(const std::string& kind, int64_t held_out_tokens,
+EvalSample sample_evaluation(SampleKind kind, int64_t held_out_tokens,
                              const std::vector<int64_t>& document_starts, const std::vector<int64_t>& lengths,
                              int64_t budget, uint64_t seed, int64_t context) {
   EvalSample s;
@@ -55,7 +61,7 @@ EvalSample sample_evaluation(const std::string& kind, int64_t held_out_tokens,
   const int64_t C = s.chunk;
   // Candidate chunk starts; each needs C + 1 tokens (inputs and the last target).
   std::vector<int64_t> candidates;
-  if (kind == "stream") {
+  if (kind == SampleKind::kStream) {
     for (int64_t start = P; start + C + 1 <= held_out_tokens; start += C) candidates.push_back(start);
     if (!candidates.empty() && candidates.back() + C + 1 < held_out_tokens) candidates.push_back(held_out_tokens - C - 1);
     if (candidates.empty())
@@ -64,7 +70,7 @@ EvalSample sample_evaluation(const std::string& kind, int64_t held_out_tokens,
           "(a multiple of every length, plus one{}) -- raise data.held_out_fraction, use more data, or change "
           "eval.lengths",
           held_out_tokens, P + C + 1, P > 0 ? fmt::format(", plus {} tokens of sliding-window context", P) : ""));
-  } else if (kind == "documents") {
+  } else {
     int64_t longest = 0;
     for (size_t d = 0; d < s.document_starts.size(); ++d) {
       const int64_t end = d + 1 < s.document_starts.size() ? s.document_starts[d + 1] : held_out_tokens;
@@ -77,10 +83,8 @@ EvalSample sample_evaluation(const std::string& kind, int64_t held_out_tokens,
           "plus one{}), but the longest held-out document has {} -- use eval.sample \"stream\" or shorter "
           "eval.lengths",
           P + C + 1, P > 0 ? fmt::format(", plus {} tokens of sliding-window context", P) : "", longest));
-  } else {
-    throw std::invalid_argument(fmt::format("unknown eval.sample \"{}\"", kind));
   }
-  s.eligible_documents = kind == "documents" ? int64_t(candidates.size()) : int64_t(s.document_starts.size());
+  s.eligible_documents = kind == SampleKind::kDocuments ? int64_t(candidates.size()) : int64_t(s.document_starts.size());
   // A partial Fisher-Yates shuffle: the first k candidates of one fixed permutation, so a larger
   // budget keeps the chunks of a smaller one.
   const int64_t k = std::clamp<int64_t>(budget / C, 1, int64_t(candidates.size()));

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "harness/config/vocab.h"
+
 namespace lb {
 
 // Windows covering [0, tokens) for length T: each has a start offset and the first window
@@ -24,11 +26,16 @@ struct WindowPlan {
 // "nonoverlapping": windows at 0, T, 2T, ...; "sliding": at 0, S, 2S, ... each scoring only the
 // tokens the previous window did not. A final window flush with the end when the stride does not
 // land there. Every token in [0, tokens) is scored exactly once.
-WindowPlan plan_windows(const std::string& protocol, int64_t tokens, int64_t T, int64_t stride);
+WindowPlan plan_windows(Protocol protocol, int64_t tokens, int64_t T, int64_t stride);
 
 // Windows of T sliding by S that score exactly [0, chunk) of a chunk with T - S tokens of context
 // before it: window starts are relative to the chunk (the first is S - T, i.e. before it).
 WindowPlan plan_sliding_with_context(int64_t chunk, int64_t T, int64_t stride);
+
+// The windows a text protocol scores one chunk of the evaluation sample with (window starts
+// relative to the chunk): sliding with context, or non-overlapping. What the evaluator runs and
+// what cost estimates count.
+WindowPlan plan_for(Protocol protocol, int64_t chunk, int64_t T, int64_t stride);
 
 // The sliding stride used when eval.sliding_stride is 0: half the training length, so that at
 // T = L every scored token sees at least L/2 tokens of context.
@@ -44,7 +51,7 @@ int64_t default_sliding_stride(int64_t train_length);
 //                context only; P = 0 without sliding), one chunk per document, drawn without
 //                replacement. Every length sees the same documents.
 struct EvalSample {
-  std::string kind;
+  SampleKind kind = SampleKind::kStream;
   int64_t chunk = 0;                  // C
   int64_t context = 0;                // P: tokens before each chunk that sliding windows may read
   std::vector<int64_t> starts;        // chunk starts in the held-out stream, ascending
@@ -59,7 +66,7 @@ int64_t lcm_of(const std::vector<int64_t>& lengths);
 // Draws at most budget / C chunks (at least one) with a generator seeded by `seed`, each with
 // `context` tokens before it. Throws std::invalid_argument saying what is needed when the
 // held-out split cannot give one chunk.
-EvalSample sample_evaluation(const std::string& kind, int64_t held_out_tokens,
+EvalSample sample_evaluation(SampleKind kind, int64_t held_out_tokens,
                              const std::vector<int64_t>& document_starts, const std::vector<int64_t>& lengths,
                              int64_t budget, uint64_t seed, int64_t context = 0);
 

@@ -119,6 +119,14 @@ torch::Tensor onednn_matmul(const torch::Tensor& a, const torch::Tensor& b) {
 
 }  // namespace
 
+const std::vector<Named<GemmBackend>>& Vocabulary<GemmBackend>::entries() {
+  static const std::vector<Named<GemmBackend>> table = {
+      {GemmBackend::kOneDnn, "onednn", "oneDNN's sgemm for fp32 CPU products (where libtorch's oneDNN exports it)"},
+      {GemmBackend::kLibtorch, "libtorch", "libtorch's own matmul (the system BLAS for fp32)"},
+  };
+  return table;
+}
+
 GemmBackend default_gemm_backend() {
   return onednn_sgemm() ? GemmBackend::kOneDnn : GemmBackend::kLibtorch;
 }

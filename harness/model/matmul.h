@@ -7,6 +7,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "harness/core/vocab.h"
+
 namespace lb {
 
 // x [..., K] times weight [N, K] transposed -> [..., N]: torch::nn::functional::linear without bias.
@@ -16,6 +18,11 @@ torch::Tensor matmul(const torch::Tensor& a, const torch::Tensor& b);
 
 // Which implementation the two functions above use for fp32 CPU tensors.
 enum class GemmBackend { kOneDnn, kLibtorch };
+template <>
+struct Vocabulary<GemmBackend> {
+  static constexpr const char* what = "GEMM backend";
+  static const std::vector<Named<GemmBackend>>& entries();
+};
 // kOneDnn where oneDNN's sgemm was found among the loaded libraries (libtorch loads oneDNN), else kLibtorch.
 GemmBackend default_gemm_backend();
 GemmBackend gemm_backend();

@@ -38,13 +38,12 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
   return rotate(x, rotary_tables(cos, sin, scale));
 }
 
-CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg, int64_t layer)
-    : heads_(cfg.heads), head_dim_(cfg.d_model / cfg.heads), layer_(layer) {
-  qkv_ = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, 3 * cfg.d_model).bias(false)));
-  proj_ = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, cfg.d_model).bias(false)));
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg) {
+  qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, 3 * cfg.d_model).bias(false)));
+  proj = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, cfg.d_model).bias(false)));
   torch::NoGradGuard no_grad;
-  torch::nn::init::normal_(qkv_->weight, 0.0, 0.02);
-  torch::nn::init::normal_(proj_->weight, 0.0, 0.02 / std::sqrt(2.0 * cfg.layers));
+  torch::nn::init::normal_(qkv->weight, 0.0, 0.02);
+  torch::nn::init::normal_(proj->weight, 0.0, 0.02 / std::sqrt(2.0 * cfg.layers));
 }
 
 torch::Tensor attend(torch::Tensor q, const torch::Tensor& k, const torch::Tensor& v, const AttentionInputs& in,
@@ -69,18 +68,60 @@ torch::Tensor attend(torch::Tensor q, const torch::Tensor& k, const torch::Tenso
   return lb::matmul(torch::softmax(scores, -1), v);
 }
 
-torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  // unbind, not indexing: its backward stacks the three gradients instead of scattering each
-  // into a zero-filled copy of the whole qkv tensor.
-  auto qkv = lb::linear(x, qkv_->weight).view({B, T, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4}).unbind(0);
-  auto y = attend(qkv[0], qkv[1], qkv[2], in, layer_);  // [B, H, T, hd]
-  return lb::linear(y.transpose(1, 2).reshape({B, T, C}), proj_->weight);
+torch::Tensor weights_linear(const torch::Tensor& x, const torch::Tensor& w) {
+  if (w.dim() == 2) return lb::linear(x, w);
+  auto sizes = x.sizes().vec();
+  sizes.back() = w.size(1);
+  return lb::matmul(x.reshape({w.size(0), -1, x.size(-1)}), w.transpose(1, 2)).view(sizes);
 }
 
-BlockImpl::BlockImpl(const ModelConfig& cfg, int64_t layer) {
+torch::Tensor weights_layer_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  const int64_t C = x.size(-1);
+  if (weight.dim() == 1) return F::layer_norm(x, F::LayerNormFuncOptions({C}).weight(weight).bias(bias));
+  std::vector<int64_t> shape(size_t(x.dim()), 1);  // [S, 1, ..., C]
+  shape.front() = weight.size(0);
+  shape.back() = C;
+  return torch::addcmul(bias.view(shape), F::layer_norm(x, F::LayerNormFuncOptions({C})), weight.view(shape));
+}
+
+torch::Tensor embed_tokens(const torch::Tensor& tokens, const torch::Tensor& wte) {
+  if (wte.dim() == 2) return F::embedding(tokens, wte);
+  const int64_t S = wte.size(0), V = wte.size(1), C = wte.size(2);
+  // Seed s's token t is row s * V + t of the stacked table.
+  auto rows = (tokens + torch::arange(S, tokens.options()).view({S, 1, 1}) * V).flatten();
+  auto sizes = tokens.sizes().vec();
+  sizes.push_back(C);
+  return wte.reshape({S * V, C}).index_select(0, rows).view(sizes);
+}
+
+torch::Tensor block_forward(const torch::Tensor& input, const BlockWeights& w, const AttentionInputs& in, int64_t layer,
+                            int64_t heads) {
+  const int64_t T = input.size(-2), C = input.size(-1), hd = C / heads;
+  // unbind, not indexing: its backward stacks the three gradients instead of scattering each
+  // into a zero-filled copy of the whole qkv tensor. q, k, v: [N, H, T, hd], N = B (or S * B).
+  auto qkv = weights_linear(weights_layer_norm(input, w.ln1_weight, w.ln1_bias), w.qkv)
+                 .view({-1, T, 3, heads, hd})
+                 .permute({2, 0, 3, 1, 4})
+                 .unbind(0);
+  auto y = attend(qkv[0], qkv[1], qkv[2], in, layer);  // [N, H, T, hd]
+  auto x = input + weights_linear(y.transpose(1, 2).reshape(input.sizes()), w.proj);
+  return x + weights_linear(lb::gelu(weights_linear(weights_layer_norm(x, w.ln2_weight, w.ln2_bias), w.fc)), w.fc_proj);
+}
+
+torch::Tensor transformer_body(torch::Tensor x, const GPTWeights& w, const AttentionInputs& in, int64_t heads) {
+  for (size_t i = 0; i < w.blocks.size(); ++i) x = block_forward(x, w.blocks[i], in, int64_t(i), heads);
+  return weights_layer_norm(x, w.ln_f_weight, w.ln_f_bias);
+}
+
+torch::Tensor lm_head(const torch::Tensor& x, const torch::Tensor& wte, bool training) {
+  if (training) return weights_linear(x, wte).to(torch::kFloat32);
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
+  return weights_linear(x.to(torch::kFloat32), wte);
+}
+
+BlockImpl::BlockImpl(const ModelConfig& cfg, int64_t layer) : heads_(cfg.heads), layer_(layer) {
   ln1_ = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model})));
-  attn_ = register_module("attn", CausalSelfAttention(cfg, layer));
+  attn_ = register_module("attn", CausalSelfAttention(cfg));
   ln2_ = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model})));
   const int64_t hidden = cfg.mlp_ratio * cfg.d_model;
   fc_ = register_module("fc", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, hidden).bias(false)));
@@ -90,9 +131,13 @@ BlockImpl::BlockImpl(const ModelConfig& cfg, int64_t layer) {
   torch::nn::init::normal_(fc_proj_->weight, 0.0, 0.02 / std::sqrt(2.0 * cfg.layers));
 }
 
-torch::Tensor BlockImpl::forward(torch::Tensor x, const AttentionInputs& in) {
-  x = x + attn_->forward(ln1_->forward(x), in);
-  return x + lb::linear(lb::gelu(lb::linear(ln2_->forward(x), fc_->weight)), fc_proj_->weight);
+BlockWeights BlockImpl::weights() const {
+  return {ln1_->weight, ln1_->bias, attn_->qkv->weight, attn_->proj->weight,
+          ln2_->weight, ln2_->bias, fc_->weight,        fc_proj_->weight};
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
+  return block_forward(x, weights(), in, layer_, heads_);
 }
 
 GPTImpl::GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding)
@@ -137,16 +182,21 @@ AttentionInputs GPTImpl::attention_inputs(int64_t T, torch::Device device) {
   return in;
 }
 
+GPTWeights GPTImpl::weights() const {
+  GPTWeights w;
+  w.wte = wte_->weight;
+  for (const auto& block : *blocks_) w.blocks.push_back(block->as<Block>()->weights());
+  w.ln_f_weight = ln_f_->weight;
+  w.ln_f_bias = ln_f_->bias;
+  return w;
+}
+
 torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
-  auto x = encoding_->embed(wte_->forward(tokens));
+  const GPTWeights w = weights();
+  auto x = encoding_->embed(embed_tokens(tokens, w.wte));
   // Position tables, rotary tables and the mask are built once here and shared by every layer.
   const AttentionInputs in = attention_inputs(tokens.size(1), tokens.device());
-  for (const auto& block : *blocks_) x = block->as<Block>()->forward(x, in);
-  x = ln_f_->forward(x);
-  if (is_training()) return lb::linear(x, wte_->weight).to(torch::kFloat32);
-  // Evaluation: logits in fp32 (bf16 would round them by up to 0.06 before the log-softmax).
-  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
-  return lb::linear(x.to(torch::kFloat32), wte_->weight);
+  return lm_head(transformer_body(x, w, in, cfg_.heads), w.wte, is_training());
 }
 
 int64_t GPTImpl::parameter_count() const {

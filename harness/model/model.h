@@ -6,7 +6,7 @@
 #include <functional>
 
 #include "encodings/encoding.h"
-#include "harness/config.h"
+#include "harness/config/config.h"
 
 namespace lb {
 
@@ -40,23 +40,64 @@ struct AttentionInputs {
 torch::Tensor attend(torch::Tensor q, const torch::Tensor& k, const torch::Tensor& v, const AttentionInputs& in,
                      int64_t layer);
 
+// The weights of one block as views of its parameters: [out, in] matrices and [C] LayerNorm
+// vectors for one model, or the same with a leading seed dimension S for S stacked models
+// (harness/model/fused.h). The block math below is written once for both.
+struct BlockWeights {
+  torch::Tensor ln1_weight, ln1_bias, qkv, proj, ln2_weight, ln2_bias, fc, fc_proj;
+};
+struct GPTWeights {
+  torch::Tensor wte;  // [V, C] or [S, V, C], tied to the output head
+  std::vector<BlockWeights> blocks;
+  torch::Tensor ln_f_weight, ln_f_bias;
+  // Calls f on every weight, in one fixed order (stacking, copying back, optimiser groups).
+  template <class Self, class F>
+  static void each(Self& w, F&& f) {
+    f(w.wte);
+    for (auto& b : w.blocks) {
+      f(b.ln1_weight), f(b.ln1_bias), f(b.qkv), f(b.proj), f(b.ln2_weight), f(b.ln2_bias), f(b.fc), f(b.fc_proj);
+    }
+    f(w.ln_f_weight), f(w.ln_f_bias);
+  }
+  std::vector<torch::Tensor> list() const {
+    std::vector<torch::Tensor> out;
+    each(*this, [&](const torch::Tensor& t) { out.push_back(t); });
+    return out;
+  }
+};
+
+// x [..., in] times w transposed: w [out, in], or [S, out, in] with x [S, ..., in].
+torch::Tensor weights_linear(const torch::Tensor& x, const torch::Tensor& w);
+// LayerNorm over the last dimension with weight and bias [C], or [S, C] with x [S, ..., C].
+torch::Tensor weights_layer_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+// Token embedding: tokens [B, T] with wte [V, C], or tokens [S, B, T] with wte [S, V, C] (seed s
+// reads its own table) -> [..., T, C].
+torch::Tensor embed_tokens(const torch::Tensor& tokens, const torch::Tensor& wte);
+// One pre-LN block: x + attention(ln1(x)), then + MLP(ln2(x)). x [B, T, C], or [S, B, T, C].
+torch::Tensor block_forward(const torch::Tensor& x, const BlockWeights& w, const AttentionInputs& in, int64_t layer,
+                            int64_t heads);
+// Every block, then the final LayerNorm.
+torch::Tensor transformer_body(torch::Tensor x, const GPTWeights& w, const AttentionInputs& in, int64_t heads);
+// The tied output head -> fp32 logits. Training keeps autocast's dtype for the product; evaluation
+// computes it in fp32 (bf16 would round logits by up to 0.06 before the log-softmax).
+torch::Tensor lm_head(const torch::Tensor& x, const torch::Tensor& wte, bool training);
+
+// The modules own and name the parameters ("blocks.0.attn.qkv.weight": the checkpoint keys).
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
-  CausalSelfAttentionImpl(const ModelConfig& cfg, int64_t layer);
-  torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in);
-
- private:
-  int64_t heads_, head_dim_, layer_;
-  torch::nn::Linear qkv_{nullptr}, proj_{nullptr};
+  explicit CausalSelfAttentionImpl(const ModelConfig& cfg);
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
 };
 TORCH_MODULE(CausalSelfAttention);
 
 class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const ModelConfig& cfg, int64_t layer);
-  torch::Tensor forward(torch::Tensor x, const AttentionInputs& in);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in);
+  BlockWeights weights() const;
 
  private:
+  int64_t heads_, layer_;
   torch::nn::LayerNorm ln1_{nullptr}, ln2_{nullptr};
   CausalSelfAttention attn_{nullptr};
   torch::nn::Linear fc_{nullptr}, fc_proj_{nullptr};
@@ -73,6 +114,8 @@ class GPTImpl : public torch::nn::Module {
   int64_t parameter_count() const;
   // The position inputs of every layer for sequences of length T, built once per forward pass.
   AttentionInputs attention_inputs(int64_t T, torch::Device device);
+  // Views of every weight (BlockWeights above).
+  GPTWeights weights() const;
 
  private:
   torch::Tensor attention_mask(const PositionInputs& pos, torch::Device device);

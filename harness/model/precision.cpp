@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 #include <algorithm>
 
+#include "harness/config/fields.h"
 #include "harness/model/matmul.h"
 
 namespace lb {
@@ -21,7 +22,15 @@ bool has(const std::vector<std::string>& flags, const char* flag) {
 
 }  // namespace
 
-PrecisionChoice choose_precision(const std::string& requested, const std::string& device, const Hardware& hw) {
+torch::Device resolve_device(DeviceChoice choice) {
+  const bool cuda = torch::cuda::is_available();
+  if (choice == DeviceChoice::kCuda && !cuda)
+    throw ConfigError("config key \"device\" is \"cuda\" but this libtorch has no CUDA device (use \"auto\" or \"cpu\")");
+  if (choice == DeviceChoice::kCpu || !cuda) return torch::kCPU;
+  return torch::kCUDA;
+}
+
+PrecisionChoice choose_precision(Precision requested, const std::string& device, const Hardware& hw) {
   PrecisionChoice p;
   p.requested = requested;
   bool native = false;
@@ -36,17 +45,17 @@ PrecisionChoice choose_precision(const std::string& requested, const std::string
     why = native ? fmt::format("the CPU has {}", has(hw.cpu_flags, "amx_bf16") ? "amx_bf16" : "avx512_bf16")
                  : "the CPU has neither avx512_bf16 nor amx_bf16, so bf16 would be emulated";
   }
-  if (requested == "auto") {
-    p.effective = native ? "bf16" : "fp32";
-    p.reason = fmt::format("precision auto -> {}: {}", p.effective, why);
+  if (requested == Precision::kAuto) {
+    p.effective = native ? Precision::kBf16 : Precision::kFp32;
+    p.reason = fmt::format("precision auto -> {}: {}", name_of(p.effective), why);
   } else {
     p.effective = requested;
-    p.emulated = requested == "bf16" && !native;
+    p.emulated = requested == Precision::kBf16 && !native;
     const std::string cost = device == "cuda" ? "expect it to be slower than fp32"
                                               : "expect training about 10x slower than fp32 (measured 0.4k vs 4.7k "
                                                 "tokens/s at the quick size on an AVX2 EPYC)";
     p.reason = p.emulated ? fmt::format("precision bf16 as configured, but {}: {}; use \"auto\" or \"fp32\"", why, cost)
-                          : fmt::format("precision {} as configured ({})", requested, why);
+                          : fmt::format("precision {} as configured ({})", name_of(requested), why);
   }
   return p;
 }
@@ -83,7 +92,7 @@ ThreadLayoutScope::~ThreadLayoutScope() {
 }
 
 json PrecisionChoice::to_json(const Hardware& hw) const {
-  json j = {{"requested", requested}, {"effective", effective}, {"reason", reason}, {"bf16_emulated", emulated},
+  json j = {{"requested", name_of(requested)}, {"effective", name_of(effective)}, {"reason", reason}, {"bf16_emulated", emulated},
             {"cpu_flags", hw.cpu_flags}};
   if (hw.cuda_capability_major > 0) j["cuda_capability_major"] = hw.cuda_capability_major;
   return j;

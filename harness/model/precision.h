@@ -6,20 +6,32 @@
 #include <string>
 #include <vector>
 
-#include "harness/hardware.h"
+#include "harness/config/vocab.h"
+#include "harness/core/hardware.h"
 
 namespace lb {
 
+// What a model computes with: where, and whether under bf16 autocast. Decided once per run.
+struct Compute {
+  torch::Device device = torch::kCPU;
+  bool bf16 = false;
+};
+
+// "auto": CUDA when the libtorch in use has a device, else the CPU. Throws ConfigError for "cuda"
+// without a device.
+torch::Device resolve_device(DeviceChoice choice);
+
 struct PrecisionChoice {
-  std::string requested;  // auto | bf16 | fp32
-  std::string effective;  // bf16 | fp32
+  Precision requested = Precision::kAuto;
+  Precision effective = Precision::kFp32;  // kBf16 or kFp32
+  bool bf16() const { return effective == Precision::kBf16; }
   std::string reason;     // one line: why
   bool emulated = false;  // bf16 asked for explicitly on hardware that emulates it (slow)
   nlohmann::json to_json(const Hardware& hw) const;
 };
 // "auto": bf16 where the device computes it natively (x86 avx512_bf16 or amx_bf16; CUDA compute
 // capability >= 8.0), fp32 elsewhere. An explicit "bf16" is honoured, flagged as emulated where it is.
-PrecisionChoice choose_precision(const std::string& requested, const std::string& device, const Hardware& hw);
+PrecisionChoice choose_precision(Precision requested, const std::string& device, const Hardware& hw);
 
 // How `threads` cores are split between libtorch's OpenMP pool and the BLAS's own threads, which
 // follows from where the GEMMs run. bf16 GEMMs, and fp32 ones through oneDNN's sgemm (matmul.h),

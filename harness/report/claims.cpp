@@ -5,7 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "harness/statistics.h"
+#include "harness/core/statistics.h"
 
 namespace lb {
 

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <regex>
 
-#include "harness/hardware.h"
+#include "harness/core/hardware.h"
 
 
 namespace lb {

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <stdexcept>
 
-#include "harness/errors.h"
+#include "harness/core/errors.h"
 
 namespace lb {
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "harness/atomic_file.h"
+#include "harness/core/atomic_file.h"
 
 namespace lb {
 

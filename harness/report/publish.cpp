@@ -6,7 +6,7 @@
 #include <map>
 
 #include "harness/report/claims.h"
-#include "harness/statistics.h"
+#include "harness/core/statistics.h"
 #include "harness/report/files.h"
 #include "harness/report/markdown.h"
 #include "harness/report/plots.h"

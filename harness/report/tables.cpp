@@ -1,6 +1,7 @@
 #include "harness/report/tables.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -8,26 +9,40 @@
 #include <set>
 #include <stdexcept>
 
-#include "harness/statistics.h"
+#include "harness/config/vocab.h"
+#include "harness/core/statistics.h"
 
 namespace lb {
 
 using nlohmann::json;
 
 void validate_table_options(const TableOptions& o) {
-  if (o.format != "markdown" && o.format != "csv" && o.format != "latex")
-    throw std::invalid_argument(fmt::format("--format \"{}\": allowed: markdown, csv, latex", o.format));
-  if (o.protocol != "nonoverlapping" && o.protocol != "sliding" && o.protocol != "task")
-    throw std::invalid_argument(fmt::format("--protocol \"{}\": allowed: nonoverlapping, sliding, task", o.protocol));
-  if (o.metric != "ppl" && o.metric != "nll" && o.metric != "last_l_ppl" && !is_accuracy_metric(o.metric))
-    throw std::invalid_argument(
-        fmt::format("--metric \"{}\": allowed: ppl, nll, last_l_ppl, accuracy, token_accuracy", o.metric));
+  auto listed = [](const std::vector<std::string>& list, const std::string& v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  if (!listed(table_formats(), o.format))
+    throw std::invalid_argument(fmt::format("--format \"{}\": allowed: {}", o.format, fmt::join(table_formats(), ", ")));
+  if (!listed(vocabulary_names<Protocol>(), o.protocol))
+    throw std::invalid_argument(fmt::format("--protocol \"{}\": allowed: {}", o.protocol,
+                                            fmt::join(vocabulary_names<Protocol>(), ", ")));
+  if (!listed(table_metrics(), o.metric))
+    throw std::invalid_argument(fmt::format("--metric \"{}\": allowed: {}", o.metric, fmt::join(table_metrics(), ", ")));
   if (is_accuracy_metric(o.metric) != (o.protocol == "task"))
     throw std::invalid_argument(fmt::format("--metric {} goes with {}: accuracy is what task reports measure, "
                                             "perplexity what text reports do",
                                             o.metric, is_accuracy_metric(o.metric) ? "--protocol task" : "a text protocol"));
   if (!o.baseline.empty() && o.metric == "last_l_ppl")
     throw std::invalid_argument("--baseline compares nll per token; it does not combine with --metric last_l_ppl");
+}
+
+const std::vector<std::string>& table_formats() {
+  static const std::vector<std::string> formats = {"markdown", "csv", "latex"};
+  return formats;
+}
+
+const std::vector<std::string>& table_metrics() {
+  static const std::vector<std::string> metrics = {"ppl", "nll", "last_l_ppl", "accuracy", "token_accuracy"};
+  return metrics;
 }
 
 bool is_accuracy_metric(const std::string& metric) { return metric == "accuracy" || metric == "token_accuracy"; }

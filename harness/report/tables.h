@@ -15,6 +15,9 @@ struct TableOptions {
   std::string baseline;
 };
 
+// The values --format and --metric take (usage text and errors read these).
+const std::vector<std::string>& table_formats();
+const std::vector<std::string>& table_metrics();
 void validate_table_options(const TableOptions& options);
 bool is_accuracy_metric(const std::string& metric);
 // The table a report is shown with by default: perplexity, or exact match for task reports.

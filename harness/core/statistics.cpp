@@ -1,0 +1,281 @@
+#include "harness/core/statistics.h"
+
+#include <fmt/format.h>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace lb {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Sample mean and the standard error of the mean (NaN below 2 values).
+std::pair<double, double> mean_and_stderr(const std::vector<double>& x) {
+  double mean = 0;
+  for (double v : x) mean += v;
+  mean /= double(x.size());
+  if (x.size() < 2) return {mean, kNaN};
+  double ss = 0;
+  for (double v : x) ss += (v - mean) * (v - mean);
+  return {mean, std::sqrt(ss / double(x.size() - 1) / double(x.size()))};
+}
+
+// Each metric is a ratio of per-cluster sums: its per-cluster numerators and denominators in
+// "per_document", its per-seed means under "seed_<name>", its error under "<name>_stderr".
+struct MetricKeys {
+  const char* sum;
+  const char* count;
+};
+MetricKeys metric_keys(const std::string& metric) {
+  if (metric == "nll") return {"nll_sum", "tokens"};
+  if (metric == "accuracy") return {"accuracy_sum", "sequences"};
+  if (metric == "token_accuracy") return {"token_accuracy_sum", "tokens"};
+  throw std::invalid_argument(fmt::format("unknown metric \"{}\"; allowed: nll, accuracy, token_accuracy", metric));
+}
+
+std::vector<double> seed_values(const json& result, const std::string& metric) {
+  const std::string key = "seed_" + metric;
+  return result.contains(key) ? result[key].get<std::vector<double>>()
+                              : std::vector<double>{result.at(metric).get<double>()};
+}
+
+std::string cluster_word(const json& result) {
+  return result.at("per_document").value("unit", std::string("document")) + "s";
+}
+
+}  // namespace
+
+double clustered_stderr(const std::vector<double>& sums, const std::vector<int64_t>& counts) {
+  const size_t D = counts.size();
+  if (D < 2) return kNaN;
+  double n = 0, total = 0;
+  for (size_t d = 0; d < D; ++d) n += double(counts[d]), total += sums[d];
+  const double mean = total / n;
+  double ss = 0;
+  for (size_t d = 0; d < D; ++d) ss += std::pow(sums[d] - double(counts[d]) * mean, 2);
+  return std::sqrt(double(D) / double(D - 1) * ss) / n;
+}
+
+std::pair<double, double> paired_difference(const std::vector<double>& a, const std::vector<double>& b,
+                                            const std::vector<int64_t>& counts) {
+  if (a.size() != counts.size() || b.size() != counts.size())
+    throw std::invalid_argument("paired difference of results with different clusters");
+  std::vector<double> d(a.size());
+  double n = 0, total = 0;
+  for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i], n += double(counts[i]), total += d[i];
+  return {total / n, clustered_stderr(d, counts)};
+}
+
+double t_quantile_975(double df) {
+  if (!(df >= 1)) return kNaN;
+  static const double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                 2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                 2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  if (df < 30) {  // linear in 1/df between the tabulated integers
+    const int lo = int(std::floor(df)), hi = lo + 1;
+    if (df == lo) return table[lo - 1];
+    const double w = (1.0 / lo - 1.0 / df) / (1.0 / lo - 1.0 / hi);
+    return table[lo - 1] + w * (table[hi - 1] - table[lo - 1]);
+  }
+  if (std::isinf(df)) return 1.959964;
+  // Cornish-Fisher expansion around the normal quantile: within 1e-4 of the exact value for df >= 30.
+  const double z = 1.959964, v = df;
+  return z + (z * z * z + z) / (4 * v) + (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * v * v) +
+         (3 * std::pow(z, 7) + 19 * std::pow(z, 5) + 17 * z * z * z - 15 * z) / (384 * v * v * v);
+}
+
+std::pair<double, double> combine_errors(const std::vector<ErrorPart>& parts) {
+  double variance = 0, denominator = 0;
+  bool any = false;
+  for (const auto& p : parts) {
+    if (!std::isfinite(p.se) || !(p.df >= 1)) continue;
+    any = true;
+    const double v = p.se * p.se;
+    variance += v;
+    denominator += v * v / p.df;
+  }
+  if (!any) return {kNaN, kNaN};
+  const double df = denominator > 0 ? variance * variance / denominator : std::numeric_limits<double>::infinity();
+  return {std::sqrt(variance), df};
+}
+
+const std::vector<std::string>& metric_names() {
+  static const std::vector<std::string> names = {"nll", "accuracy", "token_accuracy"};
+  return names;
+}
+
+json aggregate_seed_results(const std::vector<json>& per_seed) {
+  if (per_seed.empty()) return json::array();
+  json out = json::array();
+  const size_t K = per_seed.size();
+  for (size_t i = 0; i < per_seed[0].size(); ++i) {
+    json cell = per_seed[0][i];
+    for (const auto& seed : per_seed) {
+      const json& r = seed.at(i);
+      if (r.at("eval_length") != cell.at("eval_length") || r.at("protocol") != cell.at("protocol") ||
+          r.value("task", "") != cell.value("task", ""))
+        throw std::invalid_argument("seeds of one run evaluated different lengths, protocols or tasks");
+      if (r["per_document"]["ids"] != cell["per_document"]["ids"])
+        throw std::invalid_argument("seeds of one run scored different documents");
+    }
+    for (const std::string& metric : metric_names()) {
+      if (!cell.contains(metric)) continue;
+      const MetricKeys keys = metric_keys(metric);
+      std::vector<double> means;
+      for (const auto& seed : per_seed) means.push_back(seed.at(i).at(metric).get<double>());
+      const auto [mean, se_seed] = mean_and_stderr(means);
+      // Seed-averaged per-cluster sums: the cluster-sampling error of the seed mean.
+      auto sums = cell["per_document"][keys.sum].get<std::vector<double>>();
+      const auto counts = cell["per_document"][keys.count].get<std::vector<int64_t>>();
+      for (size_t k = 1; k < K; ++k) {
+        const auto other = per_seed[k][i]["per_document"][keys.sum].get<std::vector<double>>();
+        if (other.size() != sums.size() || per_seed[k][i]["per_document"][keys.count] != cell["per_document"][keys.count])
+          throw std::invalid_argument("seeds of one run scored different documents");
+        for (size_t d = 0; d < sums.size(); ++d) sums[d] += other[d];
+      }
+      for (double& s : sums) s /= double(K);
+      const double se_doc = clustered_stderr(sums, counts);
+      const auto [se, df] = combine_errors({{se_doc, double(counts.size()) - 1}, {se_seed, double(K) - 1}});
+      cell[metric] = mean;
+      cell[metric + "_stderr"] = std::isfinite(se) ? json(se) : json(nullptr);
+      cell[metric == "nll" ? std::string("stderr_parts") : metric + "_stderr_parts"] = {
+          {cluster_word(cell), std::isfinite(se_doc) ? json(se_doc) : json(nullptr)},
+          {"seeds", std::isfinite(se_seed) ? json(se_seed) : json(nullptr)},
+          {"cluster_count", counts.size()}, {"seed_count", K},
+          {"df", std::isfinite(df) ? json(df) : json(nullptr)}};
+      cell["seed_" + metric] = means;
+      std::vector<double> rounded;  // 1e-6 is far below any difference worth reporting
+      for (double s : sums) rounded.push_back(std::round(s * 1e6) / 1e6);
+      cell["per_document"][keys.sum] = rounded;
+    }
+    cell["ppl"] = std::exp(cell["nll"].get<double>());
+    // Position views (text results): plain means over seeds (each seed scored the same tokens).
+    if (cell.contains("last_l_nll")) {
+      double m = 0;
+      for (const auto& seed : per_seed) m += seed[i].at("last_l_nll").get<double>() / double(K);
+      cell["last_l_nll"] = m;
+      cell["last_l_ppl"] = std::exp(m);
+    }
+    for (size_t b = 0; b < cell.value("buckets", json::array()).size(); ++b) {
+      double m = 0;
+      for (const auto& seed : per_seed) m += seed[i]["buckets"][b]["nll"].get<double>() / double(K);
+      cell["buckets"][b]["nll"] = m;
+    }
+    for (size_t b = 0; b < cell.value("curve", json::array()).size(); ++b) {
+      double m = 0;
+      for (const auto& seed : per_seed) m += seed[i]["curve"][b][1].get<double>() / double(K);
+      cell["curve"][b][1] = m;
+    }
+    out.push_back(cell);
+  }
+  return out;
+}
+
+json aggregate_seed_passkey(const std::vector<json>& per_seed) {
+  if (per_seed.empty()) return json::array();
+  json out = per_seed[0];
+  for (size_t i = 0; i < out.size(); ++i) {
+    int64_t trials = 0, retrieved = 0;
+    double digit_nll = 0;
+    for (const auto& seed : per_seed) {
+      trials += seed.at(i).at("trials").get<int64_t>();
+      retrieved += seed.at(i).at("retrieved").get<int64_t>();
+      digit_nll += seed.at(i).at("digit_nll").get<double>() / double(per_seed.size());
+    }
+    out[i]["trials"] = trials;
+    out[i]["retrieved"] = retrieved;
+    out[i]["accuracy"] = trials ? double(retrieved) / double(trials) : 0.0;
+    out[i]["digit_nll"] = digit_nll;
+  }
+  return out;
+}
+
+bool same_trained_model(const json& run_a, const json& run_b) {
+  return run_a.at("name") == run_b.at("name") ||
+         (run_a.contains("trained_model") && run_a["trained_model"] == run_b.value("trained_model", json()));
+}
+
+Comparison compare_results(const json& left, const json& right, bool same_model, const std::string& metric) {
+  const MetricKeys keys = metric_keys(metric);
+  Comparison c;
+  c.difference = left.at(metric).get<double>() - right.at(metric).get<double>();
+  c.error = c.df = c.critical = kNaN;
+  if (!left.contains("per_document") || !right.contains("per_document")) {
+    c.problem = "per-document sums are missing (a report written before this version): re-run the config";
+    return c;
+  }
+  const auto counts = left["per_document"][keys.count].get<std::vector<int64_t>>();
+  if (left["per_document"]["ids"] != right["per_document"]["ids"] ||
+      right["per_document"][keys.count].get<std::vector<int64_t>>() != counts) {
+    c.problem = fmt::format("the two results did not score the same {} (compare results of one report)", cluster_word(left));
+    return c;
+  }
+  const auto [d, se_doc] = paired_difference(left["per_document"][keys.sum].get<std::vector<double>>(),
+                                             right["per_document"][keys.sum].get<std::vector<double>>(), counts);
+  const auto ls = seed_values(left, metric), rs = seed_values(right, metric);
+  double se_seed = kNaN, seed_df = 0;
+  if (ls.size() == rs.size() && ls.size() >= 2) {
+    std::vector<double> diffs(ls.size());
+    for (size_t k = 0; k < ls.size(); ++k) diffs[k] = ls[k] - rs[k];
+    se_seed = mean_and_stderr(diffs).second;
+    seed_df = double(ls.size()) - 1;
+    c.kind = fmt::format("paired by {} {} and {} seeds", counts.size(), cluster_word(left), ls.size());
+  } else if (!same_model) {
+    c.problem = fmt::format("separately trained models need at least 2 seeds each (and the same seeds) for a "
+                            "difference with training variance; these have {} and {}", ls.size(), rs.size());
+  } else {
+    c.kind = fmt::format("paired by {} {}, 1 seed", counts.size(), cluster_word(left));
+  }
+  const auto [se, df] = combine_errors({{se_doc, double(counts.size()) - 1}, {se_seed, seed_df}});
+  c.difference = d;  // equals the difference of the means: every result scores the same clusters
+  c.error = se;
+  c.df = df;
+  c.critical = t_quantile_975(df);
+  if (c.problem.empty() && !std::isfinite(se))
+    c.problem = fmt::format("no error: {} {} and {} seed(s)", counts.size(), cluster_word(left), ls.size());
+  return c;
+}
+
+}  // namespace lb
+
+namespace lb {
+
+void aggregate_run(json& run, const std::vector<uint64_t>& expected_seeds) {
+  json& seeds = run["seeds"];
+  // Records in the config's seed order, whatever order shards or resumes delivered them in.
+  std::vector<json> ordered;
+  for (uint64_t s : expected_seeds)
+    for (const auto& record : seeds)
+      if (record.at("seed").get<uint64_t>() == s) ordered.push_back(record);
+  seeds = ordered;
+  run["status"] = ordered.size() == expected_seeds.size() ? "complete" : "incomplete";
+  std::vector<json> results, passkey;
+  double loss = 0, speed = 0, seconds = 0, rss = 0;
+  for (const auto& record : ordered) {
+    if (record.value("status", "complete") == "failed") {
+      run["status"] = "failed";
+      run["error"] = fmt::format("seed {}: {}", record["seed"].get<uint64_t>(), record.value("error", ""));
+      run["results"] = json::array();
+      run.erase("passkey");
+      return;
+    }
+    results.push_back(record.at("results"));
+    if (record.contains("passkey")) passkey.push_back(record["passkey"]);
+    loss += record["train"]["final_loss"].get<double>() / double(ordered.size());
+    speed += record["train"]["tokens_per_second"].get<double>() / double(ordered.size());
+    seconds += record["train"]["seconds"].get<double>();
+    rss = std::max(rss, record.value("peak_rss_mb", 0.0));
+    if (record.contains("notes")) run["notes"] = record["notes"];
+  }
+  if (run["status"] != "complete") return;
+  run["results"] = aggregate_seed_results(results);
+  if (!passkey.empty()) run["passkey"] = aggregate_seed_passkey(passkey);
+  run["train"] = {{"final_loss", loss}, {"tokens_per_second", speed}, {"seconds", seconds}};
+  run["peak_rss_mb"] = rss;
+}
+
+}  // namespace lb

@@ -1,0 +1,93 @@
+#include "harness/model/config_check.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <set>
+
+#include "encodings/options.h"
+#include "encodings/registry.h"
+#include "encodings/rope_scaling.h"
+
+namespace lb {
+
+using nlohmann::json;
+
+namespace {
+
+void check_run(RunSpec& run, size_t index) {
+  const std::string where = fmt::format("runs[{}]", index);
+  if (run.encoding.empty())
+    throw ConfigError(fmt::format("config key \"{}.encoding\" is required; allowed: {}", where,
+                                  fmt::join(encoding_names(), ", ")));
+  const EncodingInfo* info = nullptr;
+  try {
+    info = &encoding_info(run.encoding);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("config key \"{}.encoding\": {}", where, e.what()));
+  }
+  const ScalingMethod* scaling = nullptr;
+  try {
+    scaling = &scaling_method(run.scaling.method);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(fmt::format("config key \"{}.scaling\": {}", where, e.what()));
+  }
+  std::set<std::string> allowed = {"name", "encoding", "scaling", "factor", "finetune", "exact_chunk"};
+  for (const auto& [k, v] : info->option_defaults.items()) allowed.insert(k);
+  for (const auto& [k, v] : scaling->option_defaults.items()) allowed.insert(k);
+  for (const auto& [key, value] : run.options.items()) {
+    if (!allowed.count(key))
+      throw ConfigError(fmt::format("unknown config key \"{}.{}\" for encoding \"{}\" with scaling "
+                                    "\"{}\"; allowed: {}",
+                                    where, key, run.encoding, run.scaling.method, fmt::join(allowed, ", ")));
+    (info->option_defaults.contains(key) ? run.encoding_options : run.scaling.options)[key] = value;
+  }
+  // The same checks the encoding and the scaling make when they are built (options.h), now.
+  try {
+    fill_options(info->option_defaults, run.encoding_options, fmt::format("encoding \"{}\"", run.encoding));
+  } catch (const OptionError& e) {
+    throw ConfigError(fmt::format("config key \"{}.{}\": {}", where, e.key, e.what()));
+  }
+  if (run.scaling.method != "none" && !info->capabilities.takes_scalings)
+    throw ConfigError(fmt::format("config key \"{}.scaling\": \"{}\" needs an encoding that takes scalings ({}), "
+                                  "not \"{}\"", where, run.scaling.method, fmt::join(encodings_taking_scalings(), ", "),
+                                  run.encoding));
+  // "auto" would fine-tune at s = length but evaluate at s = T/L: a different model per length.
+  if (run.finetune.steps > 0 && scaling->factor_rule == FactorRule::kGiven && !run.scaling.factor)
+    throw ConfigError(fmt::format("config key \"{}.factor\": a fine-tuned run needs a fixed factor "
+                                  "(e.g. {:g}, the fine-tune length), not \"auto\"", where, run.finetune.length));
+  try {
+    run.scaling = validate_scaling(run.scaling);
+  } catch (const OptionError& e) {
+    throw ConfigError(fmt::format("config key \"{}.{}\": {}", where, e.key, e.what()));
+  }
+  // "auto" = s from the sequence length, whether chosen (kGiven) or built in (kFromLength).
+  run.entry["factor"] = scaling->factor_rule == FactorRule::kNone ? json(nullptr)
+                        : run.scaling.factor                      ? json(*run.scaling.factor)
+                                                                  : json("auto");
+}
+
+}  // namespace
+
+void check_model_config(Config& c) {
+  require_positive("model.layers", double(c.model.layers));
+  require_positive("model.d_model", double(c.model.d_model));
+  require_positive("model.heads", double(c.model.heads));
+  require_positive("model.mlp_ratio", double(c.model.mlp_ratio));
+  require(c.model.d_model % c.model.heads == 0,
+          fmt::format("config key \"model.d_model\" ({}) must be divisible by \"model.heads\" ({})", c.model.d_model,
+                      c.model.heads));
+  for (size_t i = 0; i < c.runs.size(); ++i) {
+    auto& run = c.runs[i];
+    check_run(run, i);
+    c.resolved["runs"][i] = run.entry;
+    // List-valued scaling options need one entry per rotated pair.
+    const int64_t pairs = std::llround(run.encoding_options.value("rotary_fraction", 1.0) *
+                                       double(c.model.d_model / c.model.heads / 2));
+    for (const auto& [key, value] : run.scaling.options.items())
+      require(!value.is_array() || value.empty() || int64_t(value.size()) == pairs,
+              fmt::format("config key \"runs[{}].{}\" lists {} factors; this model rotates {} dimension pairs "
+                          "per head (model.d_model / model.heads / 2)", i, key, value.size(), pairs));
+  }
+}
+
+}  // namespace lb

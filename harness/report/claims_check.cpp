@@ -1,0 +1,99 @@
+#include "harness/report/claims_check.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <algorithm>
+
+namespace lb {
+
+using nlohmann::json;
+
+const std::vector<ClaimKey>& claim_keys() {
+  static const std::vector<ClaimKey> keys = {
+      {"claim", "the claim in words (required)"},
+      {"left", "{\"run\": NAME, \"length\": multiple of L}: the side the claim is about"},
+      {"op", "< (left better by more than margin), > (worse), <= (not worse by more than margin), ~ (within tolerance)"},
+      {"right", "{\"run\": NAME, \"length\": multiple of L}: what it is compared with"},
+      {"margin", "nats (>= 0, default 0.01) for <, > and <="},
+      {"tolerance", "nats (> 0), required with ~"},
+      {"protocol", "the protocol both sides are read at (default nonoverlapping; task for task data)"},
+      {"metric", "nll (default), or accuracy / token_accuracy for task data"},
+      {"task", "the task both sides are read at (task data only)"},
+  };
+  return keys;
+}
+
+namespace {
+
+const char* kOps[] = {"<", ">", "<=", "~"};
+
+// "config key \"claims[i].suffix\""
+std::string key_name(size_t i, const std::string& suffix = "") {
+  return fmt::format("config key \"claims[{}]{}\"", i, suffix);
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+}  // namespace
+
+void validate_claims(const json& claims, const std::vector<std::string>& run_names, const std::vector<double>& lengths,
+                     const std::vector<std::string>& protocols, const std::vector<std::string>& tasks) {
+  if (!claims.is_array()) throw ConfigError("config key \"claims\" must be an array");
+  std::vector<std::string> allowed_keys;
+  for (const auto& k : claim_keys()) allowed_keys.push_back(k.name);
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const auto& c = claims[i];
+    if (!c.is_object() || !c.contains("claim") || !c["claim"].is_string())
+      throw ConfigError(key_name(i) + " needs \"claim\": the claim in words");
+    for (const auto& key : c.items())
+      if (!contains(allowed_keys, key.key()))
+        throw ConfigError(fmt::format("{}: unknown key \"{}\"; allowed: {}", key_name(i), key.key(),
+                                      fmt::join(allowed_keys, ", ")));
+    const std::string op = c.value("op", "");
+    if (std::find(std::begin(kOps), std::end(kOps), op) == std::end(kOps))
+      throw ConfigError(fmt::format("{} must be one of <, >, <=, ~ (got \"{}\")", key_name(i, ".op"), op));
+    if (op == "~" && !(c.contains("tolerance") && c["tolerance"].is_number() && c["tolerance"].get<double>() > 0))
+      throw ConfigError(key_name(i, ".tolerance") + " (nats, > 0) is required with op \"~\"");
+    if (c.contains("margin") && (op == "~" || !c["margin"].is_number() || c["margin"].get<double>() < 0))
+      throw ConfigError(key_name(i, ".margin") + " (nats, >= 0) goes with op \"<\", \">\" or \"<=\"");
+    const std::string protocol = c.value("protocol", tasks.empty() ? "nonoverlapping" : "task");
+    if (!contains(protocols, protocol))
+      throw ConfigError(fmt::format("{} is \"{}\", which eval.protocols ({}) does not evaluate",
+                                    key_name(i, ".protocol"), protocol, fmt::join(protocols, ", ")));
+    const std::string metric = c.value("metric", "nll");
+    if (metric != "nll" && metric != "accuracy" && metric != "token_accuracy")
+      throw ConfigError(fmt::format("{} is \"{}\"; allowed: nll, accuracy, token_accuracy (task data)",
+                                    key_name(i, ".metric"), metric));
+    if (tasks.empty() && (metric != "nll" || c.contains("task")))
+      throw ConfigError(fmt::format("{}: \"metric\" {} and \"task\" need task data (data.task.names)", key_name(i),
+                                    metric));
+    if (!tasks.empty() && (!c.contains("task") || !c["task"].is_string() || !contains(tasks, c["task"].get<std::string>())))
+      throw ConfigError(fmt::format("{} must name one of the config's tasks: {}", key_name(i, ".task"),
+                                    fmt::join(tasks, ", ")));
+    for (const char* side : {"left", "right"}) {
+      const std::string prefix = std::string(".") + side;
+      if (!c.contains(side) || !c[side].is_object() || !c[side].contains("run") || !c[side]["run"].is_string() ||
+          !c[side].contains("length") || !c[side]["length"].is_number())
+        throw ConfigError(key_name(i, prefix) + " must be {\"run\": NAME, \"length\": multiple of L}");
+      const std::string run = c[side]["run"];
+      if (!contains(run_names, run))
+        throw ConfigError(fmt::format("{} is \"{}\", not a run of this config; runs: {}", key_name(i, prefix + ".run"),
+                                      run, fmt::join(run_names, ", ")));
+      const double length = c[side]["length"];
+      if (std::find(lengths.begin(), lengths.end(), length) == lengths.end())
+        throw ConfigError(fmt::format("{} is {}, not in eval.lengths ({})", key_name(i, prefix + ".length"), length,
+                                      fmt::join(lengths, ", ")));
+    }
+  }
+}
+
+void check_claims_config(const Config& c) {
+  std::vector<std::string> run_names, protocols;
+  for (const auto& run : c.runs) run_names.push_back(run.name);
+  if (c.data.is_task()) protocols = {name_of(Protocol::kTask)};
+  else
+    for (Protocol p : c.eval.protocols) protocols.push_back(name_of(p));
+  validate_claims(c.claims, run_names, c.eval.lengths, protocols, c.data.task.names);
+}
+
+}  // namespace lb
