@@ -1,5 +1,5 @@
 // The list of encodings. Adding one: write encodings/<name>.cpp with a make_<name> factory, add
-// one line below (and the file to CMakeLists.txt), and test it in tests/test_encodings.cpp.
+// one line below, and test it in tests/test_encodings.cpp (CMake picks up the new file).
 #include "encodings/registry.h"
 
 #include <fmt/format.h>

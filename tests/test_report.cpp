@@ -182,6 +182,14 @@ TEST_CASE("claims: verdicts from document- and seed-paired errors with a t quant
   CHECK(s["df"].get<double>() == Approx((v_doc + v_seed) * (v_doc + v_seed) / (v_doc * v_doc / 9 + v_seed * v_seed / 2)));
   CHECK(s["stderr_kind"] == "paired by 10 documents and 3 seeds");
   CHECK(s["verdict"] == "inconclusive");  // -0.1875 ± ~4 * 0.058 straddles -0.01
+  // Seeds are paired by identity, not by count: the same three seeds pair, three others do not.
+  seeded["runs"][0]["results"][0]["seeds"] = {1, 2, 3};
+  seeded["runs"][2]["results"][0]["seeds"] = {1, 2, 3};
+  CHECK(evaluate_claims(seeded)[4]["stderr"].get<double>() == Approx(std::sqrt(v_doc + v_seed)));
+  seeded["runs"][2]["results"][0]["seeds"] = {4, 5, 6};
+  const auto other = evaluate_claims(seeded)[4];
+  CHECK(other["verdict"] == "inconclusive");
+  CHECK_THAT(other["reason"].get<std::string>(), Catch::Contains("different seeds"));
   // No per-document sums (an older report): no verdict, and the reason says to re-run.
   json old = report;
   for (auto& run : old["runs"])

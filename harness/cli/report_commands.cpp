@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "harness/core/schema.h"
 #include "harness/cli/handlers.h"
 #include "harness/core/atomic_file.h"
 #include "harness/report/claims.h"
@@ -34,32 +35,32 @@ int cmd_claims(const Args& args) {
   if (args.operands().size() != 1) throw UsageError("claims takes one REPORT (report.json)");
   const std::string path = args.operands()[0];
   json report = read_report(path);
-  if (report.value("status", "") != "complete")
+  if (report.value(key::status, "") != "complete")
     throw InputError(fmt::format("{} is an incomplete report; finish the run first", path));
   if (auto config = args.get("config")) {
     // The claims must fit the report's runs and lengths, as they would at parse time.
-    const json& cfg = report["config"];
+    const json& cfg = report[key::config];
     const json user = read_json_file(*config);
     if (!user.is_object()) throw ConfigError(fmt::format("config file \"{}\" is not a JSON object", *config));
-    const json claims = user.value("claims", json::array());
+    const json claims = user.value(key::claims, json::array());
     std::vector<std::string> names;
-    for (const auto& run : report["runs"]) names.push_back(run["name"]);
+    for (const auto& run : report[key::runs]) names.push_back(run[key::name]);
     try {
-      const auto tasks = cfg["data"].value("task", json::object()).value("names", std::vector<std::string>{});
-      validate_claims(claims, names, cfg["eval"]["lengths"].get<std::vector<double>>(),
-                      tasks.empty() ? cfg["eval"]["protocols"].get<std::vector<std::string>>()
+      const auto tasks = cfg[key::data].value(key::task, json::object()).value(key::names, std::vector<std::string>{});
+      validate_claims(claims, names, cfg[key::eval][key::lengths].get<std::vector<double>>(),
+                      tasks.empty() ? cfg[key::eval][key::protocols].get<std::vector<std::string>>()
                                     : std::vector<std::string>{"task"},
                       tasks);
     } catch (const ConfigError& e) {
       throw ConfigError(fmt::format("{}: {}", *config, e.what()));
     }
-    report["config"]["claims"] = claims;
+    report[key::config][key::claims] = claims;
   }
-  report["claims"] = evaluate_claims(report);
+  report[key::claims] = evaluate_claims(report);
   write_json_atomic(path, report);
   const auto md = (std::filesystem::path(path).parent_path() / "report.md").string();
   write_text_atomic(md, report_markdown(report));
-  for (const auto& v : report["claims"]) std::cout << verdict_line(v) << "\n";
+  for (const auto& v : report[key::claims]) std::cout << verdict_line(v) << "\n";
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "harness/core/schema.h"
 #include "harness/cli/handlers.h"
 #include "harness/data/corpus.h"
 #include "harness/report/files.h"
@@ -64,13 +65,13 @@ int cmd_run(const Args& args) {
   const json report = run_experiment(config, options);
   if (options.data_parallel && !options.data_parallel->is_main()) return 0;  // rank 0 reports
   std::cout << "\n" << render_table({report}, default_table_options(report));
-  if (report.contains("failed_runs")) {
-    std::cerr << fmt::format("error: {} run(s) failed: {} (see {}/report.md)\n", report["failed_runs"].size(),
-                             report["failed_runs"].dump(), options.out_dir);
+  if (report.contains(key::failed_runs)) {
+    std::cerr << fmt::format("error: {} run(s) failed: {} (see {}/report.md)\n", report[key::failed_runs].size(),
+                             report[key::failed_runs].dump(), options.out_dir);
     return 1;
   }
-  if (report.contains("claims_error")) {
-    std::cerr << "error: claims not checked: " << report["claims_error"].get<std::string>() << "\n";
+  if (report.contains(key::claims_error)) {
+    std::cerr << "error: claims not checked: " << report[key::claims_error].get<std::string>() << "\n";
     return 1;
   }
   return 0;
@@ -88,7 +89,7 @@ int cmd_merge(const Args& args) {
   if (args.operands().empty()) throw UsageError("merge needs the shard reports (report.json of each shard)");
   std::vector<json> shards;
   for (const auto& path : args.operands()) shards.push_back(read_report(path));
-  const std::string out = args.get("out").value_or("results/" + shards.front().value("name", std::string("merged")));
+  const std::string out = args.get("out").value_or("results/" + shards.front().value(key::name, std::string("merged")));
   const json report = merge_reports(shards, out);
   std::cout << "\n" << render_table({report}, default_table_options(report));
   return 0;

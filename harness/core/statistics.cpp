@@ -5,6 +5,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "harness/core/schema.h"
+
 namespace lb {
 
 using nlohmann::json;
@@ -31,9 +33,9 @@ struct MetricKeys {
   const char* count;
 };
 MetricKeys metric_keys(const std::string& metric) {
-  if (metric == "nll") return {"nll_sum", "tokens"};
-  if (metric == "accuracy") return {"accuracy_sum", "sequences"};
-  if (metric == "token_accuracy") return {"token_accuracy_sum", "tokens"};
+  if (metric == "nll") return {key::nll_sum, "tokens"};
+  if (metric == "accuracy") return {key::accuracy_sum, "sequences"};
+  if (metric == "token_accuracy") return {key::token_accuracy_sum, "tokens"};
   throw std::invalid_argument(fmt::format("unknown metric \"{}\"; allowed: nll, accuracy, token_accuracy", metric));
 }
 
@@ -44,7 +46,7 @@ std::vector<double> seed_values(const json& result, const std::string& metric) {
 }
 
 std::string cluster_word(const json& result) {
-  return result.at("per_document").value("unit", std::string("document")) + "s";
+  return result.at(key::per_document).value(key::unit, std::string("document")) + "s";
 }
 
 }  // namespace
@@ -104,7 +106,7 @@ std::pair<double, double> combine_errors(const std::vector<ErrorPart>& parts) {
 }
 
 const std::vector<std::string>& metric_names() {
-  static const std::vector<std::string> names = {"nll", "accuracy", "token_accuracy"};
+  static const std::vector<std::string> names = {key::nll, "accuracy", "token_accuracy"};
   return names;
 }
 
@@ -116,10 +118,10 @@ json aggregate_seed_results(const std::vector<json>& per_seed) {
     json cell = per_seed[0][i];
     for (const auto& seed : per_seed) {
       const json& r = seed.at(i);
-      if (r.at("eval_length") != cell.at("eval_length") || r.at("protocol") != cell.at("protocol") ||
-          r.value("task", "") != cell.value("task", ""))
+      if (r.at(key::eval_length) != cell.at(key::eval_length) || r.at(key::protocol) != cell.at(key::protocol) ||
+          r.value(key::task, "") != cell.value(key::task, ""))
         throw std::invalid_argument("seeds of one run evaluated different lengths, protocols or tasks");
-      if (r["per_document"]["ids"] != cell["per_document"]["ids"])
+      if (r[key::per_document][key::ids] != cell[key::per_document][key::ids])
         throw std::invalid_argument("seeds of one run scored different documents");
     }
     for (const std::string& metric : metric_names()) {
@@ -129,11 +131,11 @@ json aggregate_seed_results(const std::vector<json>& per_seed) {
       for (const auto& seed : per_seed) means.push_back(seed.at(i).at(metric).get<double>());
       const auto [mean, se_seed] = mean_and_stderr(means);
       // Seed-averaged per-cluster sums: the cluster-sampling error of the seed mean.
-      auto sums = cell["per_document"][keys.sum].get<std::vector<double>>();
-      const auto counts = cell["per_document"][keys.count].get<std::vector<int64_t>>();
+      auto sums = cell[key::per_document][keys.sum].get<std::vector<double>>();
+      const auto counts = cell[key::per_document][keys.count].get<std::vector<int64_t>>();
       for (size_t k = 1; k < K; ++k) {
-        const auto other = per_seed[k][i]["per_document"][keys.sum].get<std::vector<double>>();
-        if (other.size() != sums.size() || per_seed[k][i]["per_document"][keys.count] != cell["per_document"][keys.count])
+        const auto other = per_seed[k][i][key::per_document][keys.sum].get<std::vector<double>>();
+        if (other.size() != sums.size() || per_seed[k][i][key::per_document][keys.count] != cell[key::per_document][keys.count])
           throw std::invalid_argument("seeds of one run scored different documents");
         for (size_t d = 0; d < sums.size(); ++d) sums[d] += other[d];
       }
@@ -144,31 +146,31 @@ json aggregate_seed_results(const std::vector<json>& per_seed) {
       cell[metric + "_stderr"] = std::isfinite(se) ? json(se) : json(nullptr);
       cell[metric == "nll" ? std::string("stderr_parts") : metric + "_stderr_parts"] = {
           {cluster_word(cell), std::isfinite(se_doc) ? json(se_doc) : json(nullptr)},
-          {"seeds", std::isfinite(se_seed) ? json(se_seed) : json(nullptr)},
-          {"cluster_count", counts.size()}, {"seed_count", K},
-          {"df", std::isfinite(df) ? json(df) : json(nullptr)}};
+          {key::seeds, std::isfinite(se_seed) ? json(se_seed) : json(nullptr)},
+          {key::cluster_count, counts.size()}, {key::seed_count, K},
+          {key::df, std::isfinite(df) ? json(df) : json(nullptr)}};
       cell["seed_" + metric] = means;
       std::vector<double> rounded;  // 1e-6 is far below any difference worth reporting
       for (double s : sums) rounded.push_back(std::round(s * 1e6) / 1e6);
-      cell["per_document"][keys.sum] = rounded;
+      cell[key::per_document][keys.sum] = rounded;
     }
-    cell["ppl"] = std::exp(cell["nll"].get<double>());
+    cell[key::ppl] = std::exp(cell[key::nll].get<double>());
     // Position views (text results): plain means over seeds (each seed scored the same tokens).
-    if (cell.contains("last_l_nll")) {
+    if (cell.contains(key::last_l_nll)) {
       double m = 0;
-      for (const auto& seed : per_seed) m += seed[i].at("last_l_nll").get<double>() / double(K);
-      cell["last_l_nll"] = m;
-      cell["last_l_ppl"] = std::exp(m);
+      for (const auto& seed : per_seed) m += seed[i].at(key::last_l_nll).get<double>() / double(K);
+      cell[key::last_l_nll] = m;
+      cell[key::last_l_ppl] = std::exp(m);
     }
-    for (size_t b = 0; b < cell.value("buckets", json::array()).size(); ++b) {
+    for (size_t b = 0; b < cell.value(key::buckets, json::array()).size(); ++b) {
       double m = 0;
-      for (const auto& seed : per_seed) m += seed[i]["buckets"][b]["nll"].get<double>() / double(K);
-      cell["buckets"][b]["nll"] = m;
+      for (const auto& seed : per_seed) m += seed[i][key::buckets][b][key::nll].get<double>() / double(K);
+      cell[key::buckets][b][key::nll] = m;
     }
-    for (size_t b = 0; b < cell.value("curve", json::array()).size(); ++b) {
+    for (size_t b = 0; b < cell.value(key::curve, json::array()).size(); ++b) {
       double m = 0;
-      for (const auto& seed : per_seed) m += seed[i]["curve"][b][1].get<double>() / double(K);
-      cell["curve"][b][1] = m;
+      for (const auto& seed : per_seed) m += seed[i][key::curve][b][1].get<double>() / double(K);
+      cell[key::curve][b][1] = m;
     }
     out.push_back(cell);
   }
@@ -182,21 +184,21 @@ json aggregate_seed_passkey(const std::vector<json>& per_seed) {
     int64_t trials = 0, retrieved = 0;
     double digit_nll = 0;
     for (const auto& seed : per_seed) {
-      trials += seed.at(i).at("trials").get<int64_t>();
-      retrieved += seed.at(i).at("retrieved").get<int64_t>();
-      digit_nll += seed.at(i).at("digit_nll").get<double>() / double(per_seed.size());
+      trials += seed.at(i).at(key::trials).get<int64_t>();
+      retrieved += seed.at(i).at(key::retrieved).get<int64_t>();
+      digit_nll += seed.at(i).at(key::digit_nll).get<double>() / double(per_seed.size());
     }
-    out[i]["trials"] = trials;
-    out[i]["retrieved"] = retrieved;
-    out[i]["accuracy"] = trials ? double(retrieved) / double(trials) : 0.0;
-    out[i]["digit_nll"] = digit_nll;
+    out[i][key::trials] = trials;
+    out[i][key::retrieved] = retrieved;
+    out[i][key::accuracy] = trials ? double(retrieved) / double(trials) : 0.0;
+    out[i][key::digit_nll] = digit_nll;
   }
   return out;
 }
 
 bool same_trained_model(const json& run_a, const json& run_b) {
-  return run_a.at("name") == run_b.at("name") ||
-         (run_a.contains("trained_model") && run_a["trained_model"] == run_b.value("trained_model", json()));
+  return run_a.at(key::name) == run_b.at(key::name) ||
+         (run_a.contains(key::trained_model) && run_a[key::trained_model] == run_b.value(key::trained_model, json()));
 }
 
 Comparison compare_results(const json& left, const json& right, bool same_model, const std::string& metric) {
@@ -204,19 +206,28 @@ Comparison compare_results(const json& left, const json& right, bool same_model,
   Comparison c;
   c.difference = left.at(metric).get<double>() - right.at(metric).get<double>();
   c.error = c.df = c.critical = kNaN;
-  if (!left.contains("per_document") || !right.contains("per_document")) {
+  if (!left.contains(key::per_document) || !right.contains(key::per_document)) {
     c.problem = "per-document sums are missing (a report written before this version): re-run the config";
     return c;
   }
-  const auto counts = left["per_document"][keys.count].get<std::vector<int64_t>>();
-  if (left["per_document"]["ids"] != right["per_document"]["ids"] ||
-      right["per_document"][keys.count].get<std::vector<int64_t>>() != counts) {
+  const auto counts = left[key::per_document][keys.count].get<std::vector<int64_t>>();
+  if (left[key::per_document][key::ids] != right[key::per_document][key::ids] ||
+      right[key::per_document][keys.count].get<std::vector<int64_t>>() != counts) {
     c.problem = fmt::format("the two results did not score the same {} (compare results of one report)", cluster_word(left));
     return c;
   }
-  const auto [d, se_doc] = paired_difference(left["per_document"][keys.sum].get<std::vector<double>>(),
-                                             right["per_document"][keys.sum].get<std::vector<double>>(), counts);
+  const auto [d, se_doc] = paired_difference(left[key::per_document][keys.sum].get<std::vector<double>>(),
+                                             right[key::per_document][keys.sum].get<std::vector<double>>(), counts);
   const auto ls = seed_values(left, metric), rs = seed_values(right, metric);
+  // Seed k of one side is paired with seed k of the other: they must be the same seeds (a report
+  // older than the "seeds" key pairs by position, as every run of one config has the same seeds).
+  if (left.contains(key::seeds) != right.contains(key::seeds) ||
+      (left.contains(key::seeds) && left[key::seeds] != right[key::seeds])) {
+    c.problem = fmt::format("the two results were trained from different seeds ({} and {}); pairing by seed needs the "
+                            "same ones", left.value(key::seeds, json("unrecorded")).dump(),
+                            right.value(key::seeds, json("unrecorded")).dump());
+    return c;
+  }
   double se_seed = kNaN, seed_df = 0;
   if (ls.size() == rs.size() && ls.size() >= 2) {
     std::vector<double> diffs(ls.size());
@@ -245,37 +256,40 @@ Comparison compare_results(const json& left, const json& right, bool same_model,
 namespace lb {
 
 void aggregate_run(json& run, const std::vector<uint64_t>& expected_seeds) {
-  json& seeds = run["seeds"];
+  json& seeds = run[key::seeds];
   // Records in the config's seed order, whatever order shards or resumes delivered them in.
   std::vector<json> ordered;
   for (uint64_t s : expected_seeds)
     for (const auto& record : seeds)
-      if (record.at("seed").get<uint64_t>() == s) ordered.push_back(record);
+      if (record.at(key::seed).get<uint64_t>() == s) ordered.push_back(record);
   seeds = ordered;
-  run["status"] = ordered.size() == expected_seeds.size() ? "complete" : "incomplete";
+  run[key::status] = ordered.size() == expected_seeds.size() ? "complete" : "incomplete";
   std::vector<json> results, passkey;
   double loss = 0, speed = 0, seconds = 0, rss = 0;
   for (const auto& record : ordered) {
-    if (record.value("status", "complete") == "failed") {
-      run["status"] = "failed";
-      run["error"] = fmt::format("seed {}: {}", record["seed"].get<uint64_t>(), record.value("error", ""));
-      run["results"] = json::array();
-      run.erase("passkey");
+    if (record.value(key::status, "complete") == "failed") {
+      run[key::status] = "failed";
+      run[key::error] = fmt::format("seed {}: {}", record[key::seed].get<uint64_t>(), record.value(key::error, ""));
+      run[key::results] = json::array();
+      run.erase(key::passkey);
       return;
     }
-    results.push_back(record.at("results"));
-    if (record.contains("passkey")) passkey.push_back(record["passkey"]);
-    loss += record["train"]["final_loss"].get<double>() / double(ordered.size());
-    speed += record["train"]["tokens_per_second"].get<double>() / double(ordered.size());
-    seconds += record["train"]["seconds"].get<double>();
-    rss = std::max(rss, record.value("peak_rss_mb", 0.0));
-    if (record.contains("notes")) run["notes"] = record["notes"];
+    results.push_back(record.at(key::results));
+    if (record.contains(key::passkey)) passkey.push_back(record[key::passkey]);
+    loss += record[key::train][key::final_loss].get<double>() / double(ordered.size());
+    speed += record[key::train][key::tokens_per_second].get<double>() / double(ordered.size());
+    seconds += record[key::train][key::seconds].get<double>();
+    rss = std::max(rss, record.value(key::peak_rss_mb, 0.0));
+    if (record.contains(key::notes)) run[key::notes] = record[key::notes];
   }
-  if (run["status"] != "complete") return;
-  run["results"] = aggregate_seed_results(results);
-  if (!passkey.empty()) run["passkey"] = aggregate_seed_passkey(passkey);
-  run["train"] = {{"final_loss", loss}, {"tokens_per_second", speed}, {"seconds", seconds}};
-  run["peak_rss_mb"] = rss;
+  if (run[key::status] != "complete") return;
+  run[key::results] = aggregate_seed_results(results);
+  json seed_ids = json::array();  // which seeds each cell averages: paired comparisons match them
+  for (const auto& record : ordered) seed_ids.push_back(record[key::seed]);
+  for (auto& cell : run[key::results]) cell[key::seeds] = seed_ids;
+  if (!passkey.empty()) run[key::passkey] = aggregate_seed_passkey(passkey);
+  run[key::train] = {{key::final_loss, loss}, {key::tokens_per_second, speed}, {key::seconds, seconds}};
+  run[key::peak_rss_mb] = rss;
 }
 
 }  // namespace lb

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/core/schema.h"
 #include "harness/data/files.h"
 #include "harness/model/precision.h"
 #include "harness/core/statistics.h"
@@ -15,7 +16,7 @@ namespace {
 json buckets_json(const std::vector<Bucket>& buckets) {
   json b = json::array();
   for (const auto& x : buckets)
-    b.push_back({{"start", x.start}, {"end", x.end}, {"nll", x.nll}, {"tokens", x.tokens}});
+    b.push_back({{key::start, x.start}, {key::end, x.end}, {key::nll, x.nll}, {key::tokens, x.tokens}});
   return b;
 }
 
@@ -39,13 +40,13 @@ json EvalResult::to_json() const {
   for (const auto& x : curve) c.push_back({x.start, x.nll});
   std::vector<double> rounded;  // 1e-6 nats is far below any difference worth reporting
   for (double v : document_nll) rounded.push_back(std::round(v * 1e6) / 1e6);
-  return {{"eval_length", eval_length}, {"protocol", name_of(protocol)}, {"ppl", ppl},
-          {"nll", nll},                 {"nll_stderr", std::isfinite(nll_stderr) ? json(nll_stderr) : json(nullptr)},
-          {"tokens", tokens},           {"windows", windows},
-          {"last_l_nll", last_l_nll},   {"last_l_ppl", std::exp(last_l_nll)},
-          {"last_l_tokens", last_l_tokens}, {"buckets", buckets_json(buckets)},
-          {"curve", c},
-          {"per_document", {{"ids", document_ids}, {"nll_sum", rounded}, {"tokens", document_tokens}}}};
+  return {{key::eval_length, eval_length}, {key::protocol, name_of(protocol)}, {key::ppl, ppl},
+          {key::nll, nll},                 {key::nll_stderr, std::isfinite(nll_stderr) ? json(nll_stderr) : json(nullptr)},
+          {key::tokens, tokens},           {key::windows, windows},
+          {key::last_l_nll, last_l_nll},   {key::last_l_ppl, std::exp(last_l_nll)},
+          {key::last_l_tokens, last_l_tokens}, {key::buckets, buckets_json(buckets)},
+          {key::curve, c},
+          {key::per_document, {{key::ids, document_ids}, {key::nll_sum, rounded}, {key::tokens, document_tokens}}}};
 }
 
 EvalResult evaluate(GPT& model, const torch::Tensor& held_out, const EvalSample& sample, int64_t T,

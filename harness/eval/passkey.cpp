@@ -2,15 +2,16 @@
 
 #include <fmt/format.h>
 
+#include "harness/core/schema.h"
 #include "harness/data/passkey_text.h"
 #include "harness/model/precision.h"
 
 namespace lb {
 
 nlohmann::json PasskeyResult::to_json() const {
-  return {{"eval_length", eval_length}, {"depth", depth},         {"trials", trials},
-          {"retrieved", retrieved},     {"accuracy", trials ? double(retrieved) / trials : 0.0},
-          {"digit_nll", digit_nll}};
+  return {{key::eval_length, eval_length}, {key::depth, depth},         {key::trials, trials},
+          {key::retrieved, retrieved},     {key::accuracy, trials ? double(retrieved) / trials : 0.0},
+          {key::digit_nll, digit_nll}};
 }
 
 std::vector<PasskeyResult> passkey_probe(GPT& model, int64_t T, const PasskeyOptions& o) {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <chrono>
 
+#include "harness/core/schema.h"
 #include "harness/core/errors.h"
 
 namespace lb {
@@ -79,10 +80,10 @@ json evaluate_tasks(const Config& c, const std::string& label, GPT& model, const
     for (int64_t T : lengths) {
       check_interrupt(fmt::format("while evaluating {}", label));
       json r = evaluate_task(model, task, T, o);
-      if (!std::isfinite(r["nll"].get<double>()))
+      if (!std::isfinite(r[key::nll].get<double>()))
         throw NumericError(fmt::format("task {} at T={} gave a non-finite nll", task, T));
       spdlog::info("[{}] {} T={}: exact match {:.3f} (answer tokens {:.3f}, nll {:.3f}, {} instances)", label, task, T,
-                   r["accuracy"].get<double>(), r["token_accuracy"].get<double>(), r["nll"].get<double>(), o.instances);
+                   r[key::accuracy].get<double>(), r[key::token_accuracy].get<double>(), r[key::nll].get<double>(), o.instances);
       results.push_back(r);
     }
   return results;
@@ -93,14 +94,14 @@ json evaluate_tasks(const Config& c, const std::string& label, GPT& model, const
 json evaluate_model(const Config& c, const std::string& label, GPT& model, const Corpus& corpus,
                     const std::vector<int64_t>& lengths, const EvalSample& sample, const Compute& compute) {
   json out;
-  out["results"] = c.data.is_task() ? evaluate_tasks(c, label, model, lengths, compute)
+  out[key::results] = c.data.is_task() ? evaluate_tasks(c, label, model, lengths, compute)
                                     : evaluate_text(c, label, model, corpus, lengths, sample, compute);
   if (c.eval.passkey.trials > 0) {
     const PasskeyOptions po = passkey_options(c, corpus, compute);
     json passkey = json::array();
     for (int64_t T : lengths)
       for (const auto& r : passkey_probe(model, T, po)) passkey.push_back(r.to_json());
-    out["passkey"] = passkey;
+    out[key::passkey] = passkey;
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "harness/core/schema.h"
 #include "harness/core/hash.h"
 #include "harness/model/precision.h"
 #include "harness/core/statistics.h"
@@ -57,21 +58,21 @@ json evaluate_task(const LogitsFn& logits_of, const std::string& task, int64_t T
   auto se = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
   std::vector<double> rounded;
   for (double v : nll_v) rounded.push_back(std::round(v * 1e6) / 1e6);
-  return {{"eval_length", T},
-          {"protocol", "task"},
-          {"task", task},
-          {"instances", n},
-          {"tokens", int64_t(answer_tokens)},
-          {"nll", mean_nll},
-          {"ppl", std::exp(mean_nll)},
-          {"nll_stderr", se(clustered_stderr(nll_v, tokens_v))},
-          {"accuracy", accuracy},
-          {"accuracy_stderr", se(clustered_stderr(exact_v, ones))},
-          {"token_accuracy", token_accuracy},
-          {"token_accuracy_stderr", se(clustered_stderr(hits_v, tokens_v))},
+  return {{key::eval_length, T},
+          {key::protocol, "task"},
+          {key::task, task},
+          {key::instances, n},
+          {key::tokens, int64_t(answer_tokens)},
+          {key::nll, mean_nll},
+          {key::ppl, std::exp(mean_nll)},
+          {key::nll_stderr, se(clustered_stderr(nll_v, tokens_v))},
+          {key::accuracy, accuracy},
+          {key::accuracy_stderr, se(clustered_stderr(exact_v, ones))},
+          {key::token_accuracy, token_accuracy},
+          {key::token_accuracy_stderr, se(clustered_stderr(hits_v, tokens_v))},
           {"per_document",
-           {{"unit", "instance"}, {"ids", ids}, {"nll_sum", rounded}, {"tokens", tokens_v}, {"accuracy_sum", exact_v},
-            {"sequences", ones}, {"token_accuracy_sum", hits_v}}}};
+           {{key::unit, "instance"}, {key::ids, ids}, {key::nll_sum, rounded}, {key::tokens, tokens_v}, {key::accuracy_sum, exact_v},
+            {key::sequences, ones}, {key::token_accuracy_sum, hits_v}}}};
 }
 
 json evaluate_task(GPT& model, const std::string& task, int64_t T, const TaskEvalOptions& o) {

@@ -4,21 +4,23 @@
 #include <fmt/ranges.h>
 #include <algorithm>
 
+#include "harness/core/schema.h"
+
 namespace lb {
 
 using nlohmann::json;
 
 const std::vector<ClaimKey>& claim_keys() {
   static const std::vector<ClaimKey> keys = {
-      {"claim", "the claim in words (required)"},
-      {"left", "{\"run\": NAME, \"length\": multiple of L}: the side the claim is about"},
-      {"op", "< (left better by more than margin), > (worse), <= (not worse by more than margin), ~ (within tolerance)"},
-      {"right", "{\"run\": NAME, \"length\": multiple of L}: what it is compared with"},
-      {"margin", "nats (>= 0, default 0.01) for <, > and <="},
-      {"tolerance", "nats (> 0), required with ~"},
-      {"protocol", "the protocol both sides are read at (default nonoverlapping; task for task data)"},
-      {"metric", "nll (default), or accuracy / token_accuracy for task data"},
-      {"task", "the task both sides are read at (task data only)"},
+      {key::claim, "the claim in words (required)"},
+      {key::left, "{\"run\": NAME, \"length\": multiple of L}: the side the claim is about"},
+      {key::op, "< (left better by more than margin), > (worse), <= (not worse by more than margin), ~ (within tolerance)"},
+      {key::right, "{\"run\": NAME, \"length\": multiple of L}: what it is compared with"},
+      {key::margin, "nats (>= 0, default 0.01) for <, > and <="},
+      {key::tolerance, "nats (> 0), required with ~"},
+      {key::protocol, "the protocol both sides are read at (default nonoverlapping; task for task data)"},
+      {key::metric, "nll (default), or accuracy / token_accuracy for task data"},
+      {key::task, "the task both sides are read at (task data only)"},
   };
   return keys;
 }
@@ -43,43 +45,43 @@ void validate_claims(const json& claims, const std::vector<std::string>& run_nam
   for (const auto& k : claim_keys()) allowed_keys.push_back(k.name);
   for (size_t i = 0; i < claims.size(); ++i) {
     const auto& c = claims[i];
-    if (!c.is_object() || !c.contains("claim") || !c["claim"].is_string())
+    if (!c.is_object() || !c.contains(key::claim) || !c[key::claim].is_string())
       throw ConfigError(key_name(i) + " needs \"claim\": the claim in words");
     for (const auto& key : c.items())
       if (!contains(allowed_keys, key.key()))
         throw ConfigError(fmt::format("{}: unknown key \"{}\"; allowed: {}", key_name(i), key.key(),
                                       fmt::join(allowed_keys, ", ")));
-    const std::string op = c.value("op", "");
+    const std::string op = c.value(key::op, "");
     if (std::find(std::begin(kOps), std::end(kOps), op) == std::end(kOps))
       throw ConfigError(fmt::format("{} must be one of <, >, <=, ~ (got \"{}\")", key_name(i, ".op"), op));
-    if (op == "~" && !(c.contains("tolerance") && c["tolerance"].is_number() && c["tolerance"].get<double>() > 0))
+    if (op == "~" && !(c.contains(key::tolerance) && c[key::tolerance].is_number() && c[key::tolerance].get<double>() > 0))
       throw ConfigError(key_name(i, ".tolerance") + " (nats, > 0) is required with op \"~\"");
-    if (c.contains("margin") && (op == "~" || !c["margin"].is_number() || c["margin"].get<double>() < 0))
+    if (c.contains(key::margin) && (op == "~" || !c[key::margin].is_number() || c[key::margin].get<double>() < 0))
       throw ConfigError(key_name(i, ".margin") + " (nats, >= 0) goes with op \"<\", \">\" or \"<=\"");
-    const std::string protocol = c.value("protocol", tasks.empty() ? "nonoverlapping" : "task");
+    const std::string protocol = c.value(key::protocol, tasks.empty() ? "nonoverlapping" : "task");
     if (!contains(protocols, protocol))
       throw ConfigError(fmt::format("{} is \"{}\", which eval.protocols ({}) does not evaluate",
                                     key_name(i, ".protocol"), protocol, fmt::join(protocols, ", ")));
-    const std::string metric = c.value("metric", "nll");
+    const std::string metric = c.value(key::metric, "nll");
     if (metric != "nll" && metric != "accuracy" && metric != "token_accuracy")
       throw ConfigError(fmt::format("{} is \"{}\"; allowed: nll, accuracy, token_accuracy (task data)",
                                     key_name(i, ".metric"), metric));
-    if (tasks.empty() && (metric != "nll" || c.contains("task")))
+    if (tasks.empty() && (metric != "nll" || c.contains(key::task)))
       throw ConfigError(fmt::format("{}: \"metric\" {} and \"task\" need task data (data.task.names)", key_name(i),
                                     metric));
-    if (!tasks.empty() && (!c.contains("task") || !c["task"].is_string() || !contains(tasks, c["task"].get<std::string>())))
+    if (!tasks.empty() && (!c.contains(key::task) || !c[key::task].is_string() || !contains(tasks, c[key::task].get<std::string>())))
       throw ConfigError(fmt::format("{} must name one of the config's tasks: {}", key_name(i, ".task"),
                                     fmt::join(tasks, ", ")));
-    for (const char* side : {"left", "right"}) {
+    for (const char* side : {key::left, "right"}) {
       const std::string prefix = std::string(".") + side;
-      if (!c.contains(side) || !c[side].is_object() || !c[side].contains("run") || !c[side]["run"].is_string() ||
-          !c[side].contains("length") || !c[side]["length"].is_number())
+      if (!c.contains(side) || !c[side].is_object() || !c[side].contains(key::run) || !c[side][key::run].is_string() ||
+          !c[side].contains(key::length) || !c[side][key::length].is_number())
         throw ConfigError(key_name(i, prefix) + " must be {\"run\": NAME, \"length\": multiple of L}");
-      const std::string run = c[side]["run"];
+      const std::string run = c[side][key::run];
       if (!contains(run_names, run))
         throw ConfigError(fmt::format("{} is \"{}\", not a run of this config; runs: {}", key_name(i, prefix + ".run"),
                                       run, fmt::join(run_names, ", ")));
-      const double length = c[side]["length"];
+      const double length = c[side][key::length];
       if (std::find(lengths.begin(), lengths.end(), length) == lengths.end())
         throw ConfigError(fmt::format("{} is {}, not in eval.lengths ({})", key_name(i, prefix + ".length"), length,
                                       fmt::join(lengths, ", ")));

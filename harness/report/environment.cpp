@@ -12,6 +12,7 @@
 #include <fstream>
 #include <regex>
 
+#include "harness/core/schema.h"
 #include "harness/core/hardware.h"
 
 
@@ -56,17 +57,17 @@ nlohmann::json environment_info(const std::string& device, const nlohmann::json&
   std::string commit = command_output("git rev-parse --short HEAD 2>/dev/null");
   if (!commit.empty() && !command_output("git status --porcelain --untracked-files=no 2>/dev/null").empty())
     commit += "-dirty";
-  return {{"libtorch", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH)},
-          {"threads", threads},
+  return {{key::libtorch, fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH)},
+          {key::threads, threads},
           {"thread_layout", thread_layout},
           {"interop_threads", at::get_num_interop_threads()},
-          {"device", device},
-          {"precision", precision},
-          {"blas", blas_info()},
-          {"cpu", cpu_model_name()},
+          {key::device, device},
+          {key::precision, precision},
+          {key::blas, blas_info()},
+          {key::cpu, cpu_model_name()},
           {"cores", std::thread::hardware_concurrency()},
-          {"host", std::string(host)},
-          {"git_commit", commit.empty() ? "unknown" : commit}};
+          {key::host, std::string(host)},
+          {key::git_commit, commit.empty() ? "unknown" : commit}};
 }
 
 }  // namespace lb

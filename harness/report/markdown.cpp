@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/core/schema.h"
 #include "harness/report/tables.h"
 
 namespace lb {
@@ -12,49 +13,49 @@ namespace {
 
 // "Scored: 32 chunks of 1,536 tokens (49,152 tokens) from 30 of 242 held-out documents (stream sample)."
 std::string sample_sentence(const json& e) {
-  if (e.value("sample", "") == "tasks")
+  if (e.value(key::sample, "") == "tasks")
     return fmt::format("Scored at every length: {} instances per task of exactly T + 1 tokens (seed {}); {} training "
-                       "seed(s): {}.", e["instances"].get<int64_t>(), e["seed"].get<uint64_t>(),
-                       e["training_seeds"].size(), e["training_seeds"].dump());
-  if (!e.contains("chunks")) return fmt::format("{} held-out tokens scored at every length.", e.value("tokens", 0));
+                       "seed(s): {}.", e[key::instances].get<int64_t>(), e[key::seed].get<uint64_t>(),
+                       e[key::training_seeds].size(), e[key::training_seeds].dump());
+  if (!e.contains(key::chunks)) return fmt::format("{} held-out tokens scored at every length.", e.value(key::tokens, 0));
   return fmt::format("Scored at every length: {} chunks of {} tokens ({} tokens) from {} of {} held-out documents "
                      "({} sample, seed {}); {} training seed(s): {}.",
-                     e["chunks"].get<int64_t>(), e["chunk_tokens"].get<int64_t>(), e["tokens"].get<int64_t>(),
-                     e["documents"].get<int64_t>(), e["held_out_documents"].get<int64_t>(),
-                     e["sample"].get<std::string>(), e["seed"].get<uint64_t>(), e["training_seeds"].size(),
-                     e["training_seeds"].dump());
+                     e[key::chunks].get<int64_t>(), e[key::chunk_tokens].get<int64_t>(), e[key::tokens].get<int64_t>(),
+                     e[key::documents].get<int64_t>(), e[key::held_out_documents].get<int64_t>(),
+                     e[key::sample].get<std::string>(), e[key::seed].get<uint64_t>(), e[key::training_seeds].size(),
+                     e[key::training_seeds].dump());
 }
 
 std::string error_phrase(const json& e) {
-  if (!e.contains("training_seeds")) return "clustered by window";
-  if (e.value("sample", "") == "tasks")
-    return e["training_seeds"].size() > 1 ? "mean over seeds; error from instances and seeds" : "over instances, one seed";
-  return e["training_seeds"].size() > 1 ? "mean over seeds; error from documents and seeds" : "clustered by document, one seed";
+  if (!e.contains(key::training_seeds)) return "clustered by window";
+  if (e.value(key::sample, "") == "tasks")
+    return e[key::training_seeds].size() > 1 ? "mean over seeds; error from instances and seeds" : "over instances, one seed";
+  return e[key::training_seeds].size() > 1 ? "mean over seeds; error from documents and seeds" : "clustered by document, one seed";
 }
 
 }  // namespace
 
 std::string report_markdown(const json& report) {
-  const auto& cfg = report.at("config");
-  const auto& env = report.at("environment");
-  std::string md = fmt::format("# {}\n\n", report.at("name").get<std::string>());
-  if (const std::string description = cfg.value("description", ""); !description.empty()) md += description + "\n\n";
-  if (report.value("status", "") != "complete") md += "**Incomplete run: not every run finished.**\n\n";
+  const auto& cfg = report.at(key::config);
+  const auto& env = report.at(key::environment);
+  std::string md = fmt::format("# {}\n\n", report.at(key::name).get<std::string>());
+  if (const std::string description = cfg.value(key::description, ""); !description.empty()) md += description + "\n\n";
+  if (report.value(key::status, "") != "complete") md += "**Incomplete run: not every run finished.**\n\n";
   md += fmt::format(
       "Model: {} layers, d_model {}, {} heads; trained at L = {} for {} steps (batch {}), {}. "
       "Data: `{}`. {}\n\n",
-      cfg["model"]["layers"].get<int>(), cfg["model"]["d_model"].get<int>(), cfg["model"]["heads"].get<int>(),
-      cfg["train"]["length"].get<int>(), cfg["train"]["steps"].get<int>(), cfg["train"]["batch_size"].get<int>(),
-      env.contains("precision") && env["precision"].is_object() ? env["precision"].value("effective", "?")
-                                                                 : cfg["precision"].get<std::string>(),
-      report["evaluation"].value("sample", "") == "tasks"
-          ? "tasks " + cfg["data"]["task"]["names"].dump()
-          : cfg["data"]["path"].get<std::string>(),
-      sample_sentence(report.at("evaluation")));
-  if (report["evaluation"].contains("warning"))
+      cfg[key::model]["layers"].get<int>(), cfg[key::model]["d_model"].get<int>(), cfg[key::model]["heads"].get<int>(),
+      cfg[key::train][key::length].get<int>(), cfg[key::train][key::steps].get<int>(), cfg[key::train][key::batch_size].get<int>(),
+      env.contains(key::precision) && env[key::precision].is_object() ? env[key::precision].value(key::effective, "?")
+                                                                 : cfg[key::precision].get<std::string>(),
+      report[key::evaluation].value(key::sample, "") == "tasks"
+          ? "tasks " + cfg[key::data][key::task][key::names].dump()
+          : cfg[key::data][key::path].get<std::string>(),
+      sample_sentence(report.at(key::evaluation)));
+  if (report[key::evaluation].contains(key::warning))
     md += fmt::format("**Warning: {}** -- errors are n/a below 2 documents and unreliable with few.\n\n",
-                      report["evaluation"]["warning"].get<std::string>());
-  for (const auto& protocol : report.at("evaluation").at("protocols")) {
+                      report[key::evaluation][key::warning].get<std::string>());
+  for (const auto& protocol : report.at(key::evaluation).at(key::protocols)) {
     if (protocol == "task") {
       for (const std::string metric : {"accuracy", "token_accuracy"}) {
         TableOptions t;
@@ -64,7 +65,7 @@ std::string report_markdown(const json& report) {
                           metric == "accuracy" ? "Exact match" : "Answer-token accuracy",
                           metric == "accuracy" ? "fraction of instances with every answer token right"
                                                : "fraction of answer tokens right",
-                          error_phrase(report.at("evaluation")));
+                          error_phrase(report.at(key::evaluation)));
         md += render_table({report}, t) + "\n";
       }
       continue;
@@ -73,17 +74,17 @@ std::string report_markdown(const json& report) {
     t.protocol = protocol;
     md += fmt::format("## Perplexity, {} windows{}\n\nppl ± standard error ({}); best per column in bold.\n\n",
                       protocol.get<std::string>(),
-                      protocol == "sliding" ? fmt::format(" (stride {})", report["evaluation"]["sliding_stride"].get<int>()) : "",
-                      error_phrase(report.at("evaluation")));
+                      protocol == "sliding" ? fmt::format(" (stride {})", report[key::evaluation][key::sliding_stride].get<int>()) : "",
+                      error_phrase(report.at(key::evaluation)));
     md += render_table({report}, t) + "\n";
   }
-  if (report.contains("failed_runs"))
+  if (report.contains(key::failed_runs))
     md += fmt::format("**{} run(s) failed: {}.** Their rows say why; the other runs are complete.\n\n",
-                      report["failed_runs"].size(), report["failed_runs"].dump());
-  if (report.contains("claims_error"))
+                      report[key::failed_runs].size(), report[key::failed_runs].dump());
+  if (report.contains(key::claims_error))
     md += fmt::format("**Claims not checked:** {} (fix them and run `lengthbench claims REPORT --config CONFIG`).\n\n",
-                      report["claims_error"].get<std::string>());
-  if (report.contains("claims")) {
+                      report[key::claims_error].get<std::string>());
+  if (report.contains(key::claims)) {
     md += fmt::format("## Claims\n\n{} claim(s) tested, each at 95%: expect about one in twenty true-looking verdicts "
                       "to be luck when many are tested (no multiple-comparison correction is applied). "
                       "d = nll(left) − nll(right) per token (or the difference in accuracy, for task claims) ± its "
@@ -92,73 +93,73 @@ std::string report_markdown(const json& report) {
                       "quantile at the error's degrees of freedom), not held when none of it does, inconclusive "
                       "otherwise or when the error is unknown.\n\n"
                       "| claim | check | d ± se | verdict |\n|---|---|---:|---|\n",
-                      report["claims"].size());
-    for (const auto& v : report["claims"]) {
-      auto side = [](const json& s) { return fmt::format("{} @{}L", s["run"].get<std::string>(), s["length"].dump()); };
-      const std::string metric = v.value("metric", "nll");
+                      report[key::claims].size());
+    for (const auto& v : report[key::claims]) {
+      auto side = [](const json& s) { return fmt::format("{} @{}L", s[key::run].get<std::string>(), s[key::length].dump()); };
+      const std::string metric = v.value(key::metric, "nll");
       const std::string unit = metric == "nll" ? "nats" : metric;
-      std::string check = side(v["left"]) + " " + (v["op"] == "~" ? "≈" : v["op"].get<std::string>()) + " " + side(v["right"]);
-      if (v["op"] == "~") check += fmt::format(" (±{} {})", v["tolerance"].dump(), unit);
-      else if (v["op"] == "<=") check += fmt::format(" ({} not worse by > {})", unit, v.value("margin", json(0.01)).dump());
-      else check += fmt::format(" (by > {} {})", v.value("margin", json(0.01)).dump(), unit);
-      if (v.contains("task")) check += ", task " + v["task"].get<std::string>();
-      else if (v["protocol"] != "nonoverlapping") check += ", " + v["protocol"].get<std::string>();
-      const std::string error = v["stderr"].is_number() ? fmt::format("{:.3f}", v["stderr"].get<double>()) : "n/a";
-      std::string verdict = fmt::format("**{}**", v["verdict"].get<std::string>());
-      if (v.contains("reason")) verdict += " (" + v["reason"].get<std::string>() + ")";
-      md += fmt::format("| {} | {} | {:+.3f} ± {} | {} |\n", v["claim"].get<std::string>(), check,
-                        v["difference"].get<double>(), error, verdict);
+      std::string check = side(v[key::left]) + " " + (v[key::op] == "~" ? "≈" : v[key::op].get<std::string>()) + " " + side(v[key::right]);
+      if (v[key::op] == "~") check += fmt::format(" (±{} {})", v[key::tolerance].dump(), unit);
+      else if (v[key::op] == "<=") check += fmt::format(" ({} not worse by > {})", unit, v.value(key::margin, json(0.01)).dump());
+      else check += fmt::format(" (by > {} {})", v.value(key::margin, json(0.01)).dump(), unit);
+      if (v.contains(key::task)) check += ", task " + v[key::task].get<std::string>();
+      else if (v[key::protocol] != "nonoverlapping") check += ", " + v[key::protocol].get<std::string>();
+      const std::string error = v[key::stderr_].is_number() ? fmt::format("{:.3f}", v[key::stderr_].get<double>()) : "n/a";
+      std::string verdict = fmt::format("**{}**", v[key::verdict].get<std::string>());
+      if (v.contains(key::reason)) verdict += " (" + v[key::reason].get<std::string>() + ")";
+      md += fmt::format("| {} | {} | {:+.3f} ± {} | {} |\n", v[key::claim].get<std::string>(), check,
+                        v[key::difference].get<double>(), error, verdict);
     }
     md += "\n";
   }
   md += "## Runs\n\n| run | encoding | scaling | factor | params | train loss | train tok/s | train time | peak RSS |\n"
         "|---|---|---|---|---:|---:|---:|---:|---:|\n";
-  for (const auto& run : report.at("runs")) {
-    const auto& f = run["factor"];
-    if (run.value("status", "complete") == "failed") {
-      md += fmt::format("| {} | {} | {} | {} | **failed**: {} |||||\n", run["name"].get<std::string>(),
-                        run["encoding"].get<std::string>(), run["scaling"].get<std::string>(),
-                        f.is_null() ? "–" : f.is_string() ? f.get<std::string>() : f.dump(), run.value("error", ""));
+  for (const auto& run : report.at(key::runs)) {
+    const auto& f = run[key::factor];
+    if (run.value(key::status, "complete") == "failed") {
+      md += fmt::format("| {} | {} | {} | {} | **failed**: {} |||||\n", run[key::name].get<std::string>(),
+                        run[key::encoding].get<std::string>(), run[key::scaling].get<std::string>(),
+                        f.is_null() ? "–" : f.is_string() ? f.get<std::string>() : f.dump(), run.value(key::error, ""));
       continue;
     }
-    md += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.0f} | {:.0f}s | {:.0f} MB |\n", run["name"].get<std::string>(),
-                      run["encoding"].get<std::string>(), run["scaling"].get<std::string>(),
+    md += fmt::format("| {} | {} | {} | {} | {} | {:.3f} | {:.0f} | {:.0f}s | {:.0f} MB |\n", run[key::name].get<std::string>(),
+                      run[key::encoding].get<std::string>(), run[key::scaling].get<std::string>(),
                       f.is_null() ? "–" : f.is_string() ? f.get<std::string>() : f.dump(),
-                      run["parameters"].get<int64_t>(), run["train"]["final_loss"].get<double>(),
-                      run["train"]["tokens_per_second"].get<double>(), run["train"]["seconds"].get<double>(),
-                      run.value("peak_rss_mb", 0.0));
+                      run[key::parameters].get<int64_t>(), run[key::train][key::final_loss].get<double>(),
+                      run[key::train][key::tokens_per_second].get<double>(), run[key::train][key::seconds].get<double>(),
+                      run.value(key::peak_rss_mb, 0.0));
   }
   bool any_passkey = false;
-  for (const auto& run : report.at("runs")) any_passkey = any_passkey || run.contains("passkey");
+  for (const auto& run : report.at(key::runs)) any_passkey = any_passkey || run.contains(key::passkey);
   if (any_passkey) {
     md += "\n## Passkey retrieval\n\nRetrieved / trials (greedy, every digit right), by window length T and depth of the key.\n\n";
     json first;
-    for (const auto& run : report.at("runs"))
-      if (run.contains("passkey") && first.is_null()) first = run["passkey"];
+    for (const auto& run : report.at(key::runs))
+      if (run.contains(key::passkey) && first.is_null()) first = run[key::passkey];
     md += "| run |";
     std::string rule = "|---|";
     for (const auto& r : first) {
-      md += fmt::format(" T={} @{:g} |", r["eval_length"].get<int64_t>(), r["depth"].get<double>());
+      md += fmt::format(" T={} @{:g} |", r[key::eval_length].get<int64_t>(), r[key::depth].get<double>());
       rule += "---:|";
     }
     md += "\n" + rule + "\n";
-    for (const auto& run : report.at("runs")) {
-      md += "| " + run["name"].get<std::string>() + " |";
-      for (const auto& r : run.value("passkey", json::array()))
-        md += fmt::format(" {}/{} |", r["retrieved"].get<int64_t>(), r["trials"].get<int64_t>());
+    for (const auto& run : report.at(key::runs)) {
+      md += "| " + run[key::name].get<std::string>() + " |";
+      for (const auto& r : run.value(key::passkey, json::array()))
+        md += fmt::format(" {}/{} |", r[key::retrieved].get<int64_t>(), r[key::trials].get<int64_t>());
       md += "\n";
     }
   }
   std::string notes;
-  for (const auto& run : report.at("runs"))
-    if (run.contains("notes")) notes += fmt::format("- {}: {}\n", run["name"].get<std::string>(), run["notes"].get<std::string>());
+  for (const auto& run : report.at(key::runs))
+    if (run.contains(key::notes)) notes += fmt::format("- {}: {}\n", run[key::name].get<std::string>(), run[key::notes].get<std::string>());
   if (!notes.empty()) md += "\nNotes:\n" + notes;
-  if (report.contains("plots"))
-    for (const auto& png : report["plots"]) md += fmt::format("\n![{0}]({0})\n", png.get<std::string>());
+  if (report.contains(key::plots))
+    for (const auto& png : report[key::plots]) md += fmt::format("\n![{0}]({0})\n", png.get<std::string>());
   md += fmt::format("\nEnvironment: libtorch {}, {} threads, {}, BLAS {}, CPU {}, host {}, commit {}.\n",
-                    env["libtorch"].get<std::string>(), env["threads"].get<int>(), env["device"].get<std::string>(),
-                    env["blas"].get<std::string>(), env["cpu"].get<std::string>(), env["host"].get<std::string>(),
-                    env["git_commit"].get<std::string>());
+                    env[key::libtorch].get<std::string>(), env[key::threads].get<int>(), env[key::device].get<std::string>(),
+                    env[key::blas].get<std::string>(), env[key::cpu].get<std::string>(), env[key::host].get<std::string>(),
+                    env[key::git_commit].get<std::string>());
   return md;
 }
 

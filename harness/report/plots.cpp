@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "harness/core/schema.h"
+
 namespace lb {
 
 namespace fs = std::filesystem;
@@ -32,14 +34,14 @@ struct Series {
 // `value` (ppl, accuracy, ...) against T / L for each run's results under `protocol` (and `task`).
 Series length_series(const json& report, const std::string& protocol, const std::string& task, const std::string& value) {
   Series s;
-  for (const auto& run : report.at("runs")) {
+  for (const auto& run : report.at(key::runs)) {
     std::string block;
-    const double L = run.at("train_length").get<double>();
-    for (const auto& r : run.value("results", json::array()))
-      if (r.at("protocol") == protocol && r.value("task", "") == task)
-        block += fmt::format("{} {}\n", r.at("eval_length").get<double>() / L, r.at(value).get<double>());
+    const double L = run.at(key::train_length).get<double>();
+    for (const auto& r : run.value(key::results, json::array()))
+      if (r.at(key::protocol) == protocol && r.value(key::task, "") == task)
+        block += fmt::format("{} {}\n", r.at(key::eval_length).get<double>() / L, r.at(value).get<double>());
     if (block.empty()) continue;
-    s.names.push_back(run.at("name"));
+    s.names.push_back(run.at(key::name));
     s.data += block + "\n\n";
   }
   return s;
@@ -47,17 +49,17 @@ Series length_series(const json& report, const std::string& protocol, const std:
 
 Series curve_series(const json& report, const std::string& protocol, int64_t* longest_out) {
   int64_t longest = 0;
-  for (const auto& run : report.at("runs"))
-    for (const auto& r : run.value("results", json::array()))
-      if (r.at("protocol") == protocol) longest = std::max<int64_t>(longest, r.at("eval_length"));
+  for (const auto& run : report.at(key::runs))
+    for (const auto& r : run.value(key::results, json::array()))
+      if (r.at(key::protocol) == protocol) longest = std::max<int64_t>(longest, r.at(key::eval_length));
   Series s;
-  for (const auto& run : report.at("runs")) {
-    const double L = run.at("train_length").get<double>();
-    for (const auto& r : run.value("results", json::array())) {
-      if (r.at("protocol") != protocol || r.at("eval_length") != longest) continue;
+  for (const auto& run : report.at(key::runs)) {
+    const double L = run.at(key::train_length).get<double>();
+    for (const auto& r : run.value(key::results, json::array())) {
+      if (r.at(key::protocol) != protocol || r.at(key::eval_length) != longest) continue;
       std::string block;
-      for (const auto& point : r.at("curve")) block += fmt::format("{} {}\n", point[0].get<double>() / L, point[1].get<double>());
-      s.names.push_back(run.at("name"));
+      for (const auto& point : r.at(key::curve)) block += fmt::format("{} {}\n", point[0].get<double>() / L, point[1].get<double>());
+      s.names.push_back(run.at(key::name));
       s.data += block + "\n\n";
     }
   }
@@ -99,7 +101,7 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
       "set for [i=1:12] linetype i linewidth 2 pointsize 1.2\n"
       "set linetype 5 linecolor rgb '#b8860b'\n";
   std::vector<std::string> written;
-  const std::string title = report.at("name");
+  const std::string title = report.at(key::name);
   for (const std::string protocol : {"nonoverlapping", "sliding"}) {
     Series ppl = length_series(report, protocol, "", "ppl");
     if (ppl.names.empty()) continue;
@@ -124,9 +126,9 @@ std::vector<std::string> write_plots(const json& report, const std::string& out_
     written.push_back(curve_png);
   }
   std::vector<std::string> tasks;
-  for (const auto& run : report.at("runs"))
-    for (const auto& r : run.value("results", json::array()))
-      if (r.contains("task") && std::find(tasks.begin(), tasks.end(), r["task"]) == tasks.end()) tasks.push_back(r["task"]);
+  for (const auto& run : report.at(key::runs))
+    for (const auto& r : run.value(key::results, json::array()))
+      if (r.contains(key::task) && std::find(tasks.begin(), tasks.end(), r[key::task]) == tasks.end()) tasks.push_back(r[key::task]);
   for (const auto& task : tasks) {
     const auto png = (dir / ("accuracy_" + task + ".png")).string();
     script += stanza(work / ("accuracy_" + task + ".dat"), length_series(report, "task", task, "accuracy"), png,

@@ -9,6 +9,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "harness/core/schema.h"
 #include "harness/config/vocab.h"
 #include "harness/core/statistics.h"
 
@@ -41,7 +42,7 @@ const std::vector<std::string>& table_formats() {
 }
 
 const std::vector<std::string>& table_metrics() {
-  static const std::vector<std::string> metrics = {"ppl", "nll", "last_l_ppl", "accuracy", "token_accuracy"};
+  static const std::vector<std::string> metrics = {key::ppl, "nll", "last_l_ppl", "accuracy", "token_accuracy"};
   return metrics;
 }
 
@@ -49,7 +50,7 @@ bool is_accuracy_metric(const std::string& metric) { return metric == "accuracy"
 
 TableOptions default_table_options(const json& report) {
   TableOptions t;
-  if (report.value("evaluation", json::object()).value("sample", "") == "tasks") {
+  if (report.value(key::evaluation, json::object()).value(key::sample, "") == "tasks") {
     t.protocol = "task";
     t.metric = "accuracy";
   }
@@ -68,11 +69,11 @@ Cell cell_of(const json& result, const std::string& metric) {
     const json& se = result.at(metric + "_stderr");
     return {result.at(metric).get<double>(), se.is_number() ? se.get<double>() : std::nan(""), true};
   }
-  const double nll = result.at("nll");
-  const double se = result.at("nll_stderr").is_number() ? result["nll_stderr"].get<double>() : std::nan("");  // n/a
+  const double nll = result.at(key::nll);
+  const double se = result.at(key::nll_stderr).is_number() ? result[key::nll_stderr].get<double>() : std::nan("");  // n/a
   if (metric == "nll") return {nll, se, true};
   if (metric == "ppl") return {std::exp(nll), std::exp(nll) * se, true};  // delta method
-  return {result.at("last_l_ppl").get<double>(), -1, true};
+  return {result.at(key::last_l_ppl).get<double>(), -1, true};
 }
 
 // metric(result) - metric(base) with the error of the paired difference (harness/statistics.h):
@@ -81,8 +82,8 @@ Cell paired_cell(const json& result, const json& base, const json& run, const js
   const Comparison c = compare_results(result, base, same_trained_model(run, base_run),
                                        is_accuracy_metric(metric) ? metric : "nll");
   if (c.problem.find("re-run") != std::string::npos || c.problem.find("same documents") != std::string::npos)
-    throw std::invalid_argument(fmt::format("--baseline: runs \"{}\" and \"{}\" at T={}: {}", run.at("name").get<std::string>(),
-                                            base_run.at("name").get<std::string>(), result["eval_length"].dump(), c.problem));
+    throw std::invalid_argument(fmt::format("--baseline: runs \"{}\" and \"{}\" at T={}: {}", run.at(key::name).get<std::string>(),
+                                            base_run.at(key::name).get<std::string>(), result[key::eval_length].dump(), c.problem));
   return {c.difference, c.problem.empty() ? c.error : std::nan(""), true};
 }
 
@@ -110,8 +111,8 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   std::vector<Row> rows;
   // A row per run, or per (run, task) in task reports; a column per eval length.
   auto row_key = [](const json& run, const json& result) {
-    const std::string task = result.value("task", "");
-    return run.at("name").get<std::string>() + (task.empty() ? "" : " · " + task);
+    const std::string task = result.value(key::task, "");
+    return run.at(key::name).get<std::string>() + (task.empty() ? "" : " · " + task);
   };
   // With a baseline, its result at each (task, eval length) under the protocol.
   std::map<std::pair<std::string, int64_t>, json> base;
@@ -120,26 +121,26 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   if (!o.baseline.empty()) {
     int found = 0;
     for (const auto& report : reports)
-      for (const auto& run : report.at("runs"))
-        if (run.at("name") == o.baseline) {
+      for (const auto& run : report.at(key::runs))
+        if (run.at(key::name) == o.baseline) {
           ++found;
-          base_data = report.value("data", json());
+          base_data = report.value(key::data, json());
           base_run = run;
-          for (const auto& r : run.at("results"))
-            if (r.at("protocol") == o.protocol) base[{r.value("task", ""), r.at("eval_length").get<int64_t>()}] = r;
+          for (const auto& r : run.at(key::results))
+            if (r.at(key::protocol) == o.protocol) base[{r.value(key::task, ""), r.at(key::eval_length).get<int64_t>()}] = r;
         }
     if (found != 1)
       throw std::invalid_argument(fmt::format("--baseline \"{}\" names {} runs in the report(s); it must name one",
                                               o.baseline, found));
   }
   for (const auto& report : reports) {
-    if (!o.baseline.empty() && report.value("data", json()) != base_data)
+    if (!o.baseline.empty() && report.value(key::data, json()) != base_data)
       throw std::invalid_argument(fmt::format("--baseline \"{}\": report \"{}\" was evaluated on other data; paired "
                                               "differences need the same held-out tokens",
-                                              o.baseline, report.value("name", std::string("?"))));
-    for (const auto& run : report.at("runs")) {
-      const bool failed = run.value("status", "complete") == "failed";
-      const double L = run.value("train_length", 1.0);
+                                              o.baseline, report.value(key::name, std::string("?"))));
+    for (const auto& run : report.at(key::runs)) {
+      const bool failed = run.value(key::status, "complete") == "failed";
+      const double L = run.value(key::train_length, 1.0);
       std::vector<Row> run_rows;
       auto row_for = [&](const std::string& name, const std::string& task) -> Row& {
         for (auto& r : run_rows)
@@ -147,17 +148,17 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
         run_rows.push_back(Row{name, {}, failed, task});
         return run_rows.back();
       };
-      if (failed) row_for(run.at("name").get<std::string>(), "");
-      for (const auto& r : run.value("results", json::array())) {
-        if (r.at("protocol") != o.protocol) continue;
-        const int64_t T = r.at("eval_length");
+      if (failed) row_for(run.at(key::name).get<std::string>(), "");
+      for (const auto& r : run.value(key::results, json::array())) {
+        if (r.at(key::protocol) != o.protocol) continue;
+        const int64_t T = r.at(key::eval_length);
         columns[T] = double(T) / L;
-        Row& row = row_for(row_key(run, r), r.value("task", ""));
+        Row& row = row_for(row_key(run, r), r.value(key::task, ""));
         if (o.baseline.empty()) row.cells[T] = cell_of(r, o.metric);
-        else if (auto b = base.find({r.value("task", ""), T}); b != base.end())
+        else if (auto b = base.find({r.value(key::task, ""), T}); b != base.end())
           row.cells[T] = paired_cell(r, b->second, run, base_run, o.metric);
       }
-      if (run_rows.empty()) run_rows.push_back(Row{run.at("name").get<std::string>(), {}, failed});
+      if (run_rows.empty()) run_rows.push_back(Row{run.at(key::name).get<std::string>(), {}, failed});
       rows.insert(rows.end(), run_rows.begin(), run_rows.end());
     }
   }

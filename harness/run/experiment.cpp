@@ -8,6 +8,7 @@
 #include <map>
 #include <thread>
 
+#include "harness/core/schema.h"
 #include "harness/core/atomic_file.h"
 #include "harness/core/errors.h"
 #include "harness/data/corpus.h"
@@ -78,15 +79,15 @@ std::map<std::string, json> finished_units(const std::string& report_path, const
   try {
     const json previous = read_report(report_path);
     const auto effective = [](const json& r) {
-      return r["environment"].value("precision", json::object()).value("effective", json());
+      return r[key::environment].value(key::precision, json::object()).value(key::effective, json());
     };
-    if (previous["status"] == "incomplete" && previous["config"] == report["config"] &&
-        previous["data"] == report["data"] && previous.value("evaluation", json()) == report["evaluation"] &&
+    if (previous[key::status] == "incomplete" && previous[key::config] == report[key::config] &&
+        previous[key::data] == report[key::data] && previous.value(key::evaluation, json()) == report[key::evaluation] &&
         effective(previous) == effective(report))
-      for (const auto& run : previous["runs"])
-        for (const auto& record : run.value("seeds", json::array()))
-          if (record.value("status", "") == "complete")
-            finished[unit_name(run["name"].get<std::string>(), record["seed"].get<uint64_t>())] = record;
+      for (const auto& run : previous[key::runs])
+        for (const auto& record : run.value(key::seeds, json::array()))
+          if (record.value(key::status, "") == "complete")
+            finished[unit_name(run[key::name].get<std::string>(), record[key::seed].get<uint64_t>())] = record;
   } catch (const std::exception& e) {
     spdlog::warn("previous report {} is unreadable ({}); evaluating every run afresh", report_path, error_line(e));
   }
@@ -131,16 +132,16 @@ json run_experiment(const Config& config, const RunOptions& options) {
   log_data(ctx);
 
   const std::string report_path = (out / "report.json").string();
-  json report = {{"schema", kReportSchema},
-                 {"name", config.name},
-                 {"status", "incomplete"},
-                 {"config", config.resolved},
-                 {"environment", environment_info(device_name, precision.to_json(hardware), threads, layout.to_json())},
-                 {"data", corpus.summary},
-                 {"evaluation", config.data.is_task() ? task_evaluation_summary(config)
+  json report = {{key::schema, kReportSchema},
+                 {key::name, config.name},
+                 {key::status, "incomplete"},
+                 {key::config, config.resolved},
+                 {key::environment, environment_info(device_name, precision.to_json(hardware), threads, layout.to_json())},
+                 {key::data, corpus.summary},
+                 {key::evaluation, config.data.is_task() ? task_evaluation_summary(config)
                                                       : evaluation_summary(config, ctx.sample, corpus)},
-                 {"runs", json::array()}};
-  if (!report_parallel.is_null()) report["data_parallel"] = report_parallel;
+                 {key::runs, json::array()}};
+  if (!report_parallel.is_null()) report[key::data_parallel] = report_parallel;
   const std::map<std::string, json> finished = finished_units(report_path, report);
 
   const std::vector<Unit> units = select_units(ctx, options.shard_index, options.shard_count, report);
@@ -160,7 +161,7 @@ json run_experiment(const Config& config, const RunOptions& options) {
     for (const Unit* u : todo) pending.push_back(*u);
     const json estimate = describe_estimate(workload(ctx, pending), train_tps, eval_tps);
     spdlog::info("{}", estimate["line"].get<std::string>());
-    report["estimate"] = estimate;
+    report[key::estimate] = estimate;
   }
 
   try {
@@ -169,15 +170,15 @@ json run_experiment(const Config& config, const RunOptions& options) {
     if (ctx.main()) write_json_atomic(report_path, report);  // what finished so far, marked incomplete
     throw;
   }
-  report["status"] = "complete";
+  report[key::status] = "complete";
   json failed_runs = json::array();
-  for (const auto& run : report["runs"])
-    if (run.value("status", "complete") == "failed") failed_runs.push_back(run["name"]);
-  if (!failed_runs.empty()) report["failed_runs"] = failed_runs;
-  report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  for (const auto& run : report[key::runs])
+    if (run.value(key::status, "complete") == "failed") failed_runs.push_back(run[key::name]);
+  if (!failed_runs.empty()) report[key::failed_runs] = failed_runs;
+  report[key::seconds] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (!ctx.main()) return report;  // rank 0 writes the report
   publish_report(report, out.string());
-  spdlog::info("wrote {} and {} in {:.1f}s", report_path, (out / "report.md").string(), report["seconds"].get<double>());
+  spdlog::info("wrote {} and {} in {:.1f}s", report_path, (out / "report.md").string(), report[key::seconds].get<double>());
   return report;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/core/schema.h"
 #include "harness/eval/suite.h"
 
 namespace lb {
@@ -11,51 +12,51 @@ using nlohmann::json;
 json evaluation_summary(const Config& c, const EvalSample& sample, const Corpus& corpus) {
   std::vector<json> sliding_cost;
   for (int64_t T : c.eval_lengths())
-    sliding_cost.push_back({{"eval_length", T},
+    sliding_cost.push_back({{key::eval_length, T},
                             {"forward_tokens_per_scored_token",
                              double(eval_forward_tokens(c, sample, Protocol::kSliding, T)) / double(sample.tokens())}});
   std::vector<std::string> protocols;
   for (Protocol p : c.eval.protocols) protocols.push_back(name_of(p));
-  json j = {{"sample", name_of(sample.kind)},
+  json j = {{key::sample, name_of(sample.kind)},
             {"sample_rule", sample.kind == SampleKind::kStream
                                 ? "chunks drawn without replacement from a grid over the concatenated held-out "
                                   "documents (proportional to document length)"
                                 : "documents of at least context + chunk + 1 tokens, each truncated to its first "
                                   "context + chunk tokens (the first context tokens only as sliding-window context), "
                                   "drawn without replacement"},
-            {"seed", c.seed},
-            {"chunk_tokens", sample.chunk},
+            {key::seed, c.seed},
+            {key::chunk_tokens, sample.chunk},
             {"context_tokens", sample.context},
-            {"chunks", sample.starts.size()},
+            {key::chunks, sample.starts.size()},
             {"chunk_starts", sample.starts},
-            {"tokens", sample.tokens()},
-            {"documents", sample.documents},
+            {key::tokens, sample.tokens()},
+            {key::documents, sample.documents},
             {"eligible_documents", sample.eligible_documents},
-            {"held_out_documents", corpus.held_out_documents.size()},
-            {"protocols", protocols},
-            {"sliding_stride", c.eval.sliding_stride},
+            {key::held_out_documents, corpus.held_out_documents.size()},
+            {key::protocols, protocols},
+            {key::sliding_stride, c.eval.sliding_stride},
             {"sliding_cost", sliding_cost},
             {"bucket_width", c.eval_length(c.eval.bucket_width)},
-            {"training_seeds", c.training_seeds()},
+            {key::training_seeds, c.training_seeds()},
             {"cluster_unit", "held-out document"},
             {"stderr",
              "mean over seeds; se^2 = se_doc^2 + var_seed/K with se_doc = sqrt(D/(D-1) * sum_d (s_d - n_d*mean)^2) / N "
              "over the seed-averaged per-document sums (n/a below 2 documents) and var_seed the variance of the K "
              "per-seed means (unknown for K = 1); intervals use Student's t at the Satterthwaite degrees of freedom"}};
   if (sample.documents < kFewDocuments)
-    j["warning"] = fmt::format("only {} document(s) in the evaluation sample", sample.documents);
+    j[key::warning] = fmt::format("only {} document(s) in the evaluation sample", sample.documents);
   return j;
 }
 
 json task_evaluation_summary(const Config& c) {
-  return {{"sample", "tasks"},
+  return {{key::sample, "tasks"},
           {"sample_rule", "instances of exactly T + 1 tokens per task and length, generated from the config's seed "
                           "(training instances come from the training seeds)"},
-          {"seed", c.seed},
+          {key::seed, c.seed},
           {"tasks", c.data.task.names},
-          {"instances", c.data.task.instances},
-          {"protocols", {name_of(Protocol::kTask)}},
-          {"training_seeds", c.training_seeds()},
+          {key::instances, c.data.task.instances},
+          {key::protocols, {name_of(Protocol::kTask)}},
+          {key::training_seeds, c.training_seeds()},
           {"cluster_unit", "task instance"},
           {"scoring", "teacher-forced argmax on the answer tokens only; an instance is correct when every answer "
                       "token is (what greedy decoding of the answer gives)"},

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "harness/core/schema.h"
 #include "harness/core/atomic_file.h"
 #include "harness/core/errors.h"
 #include "harness/core/statistics.h"
@@ -40,7 +41,7 @@ std::vector<Unit> select_units(const RunContext& ctx, int shard_index, int shard
   if (shard_count > 0) {
     json names = json::array();
     for (const auto& s : selected) names.push_back(unit_name(s.run->name, s.seed));
-    report["shard"] = {{"index", shard_index}, {"count", shard_count}, {"runs", names}};
+    report[key::shard] = {{key::index, shard_index}, {key::count, shard_count}, {key::runs, names}};
     spdlog::info("shard {}/{}: {}", shard_index, shard_count, names.dump());
   }
   return selected;
@@ -92,18 +93,18 @@ bool out_of_memory(const c10::Error& e) {
 
 // The seed-independent part of a run's entry; per-seed records go under "seeds".
 json run_entry(const Config& c, const RunSpec& run, const json& identity) {
-  return {{"name", run.name},
-          {"status", "incomplete"},
-          {"encoding", run.encoding},
-          {"scaling", run.scaling.method},
-          {"factor", run.entry["factor"]},
-          {"scaling_options", run.scaling.options},
-          {"encoding_options", run.encoding_options},
-          {"train_length", c.train.length},
-          {"parameters", 0},  // from the first seed's record
-          {"trained_model", trained_model_id(identity, run, c.training_seeds())},
-          {"seeds", json::array()},
-          {"results", json::array()}};
+  return {{key::name, run.name},
+          {key::status, "incomplete"},
+          {key::encoding, run.encoding},
+          {key::scaling, run.scaling.method},
+          {key::factor, run.entry[key::factor]},
+          {key::scaling_options, run.scaling.options},
+          {key::encoding_options, run.encoding_options},
+          {key::train_length, c.train.length},
+          {key::parameters, 0},  // from the first seed's record
+          {key::trained_model, trained_model_id(identity, run, c.training_seeds())},
+          {key::seeds, json::array()},
+          {key::results, json::array()}};
 }
 
 // Trains each model once and evaluates every unit on it.
@@ -119,25 +120,25 @@ class Scheduler {
     if (!models_.count(unit.key)) train_solo(unit);
     GPT model = models_.at(unit.key);
     const RunSpec& run = *unit.run;
-    json record = {{"seed", unit.seed},
-                   {"status", "complete"},
-                   {"checkpoint", unit.key},
-                   {"parameters", model->parameter_count()},
-                   {"train", train_stats_.at(unit.key)}};
+    json record = {{key::seed, unit.seed},
+                   {key::status, "complete"},
+                   {key::checkpoint, unit.key},
+                   {key::parameters, model->parameter_count()},
+                   {key::train, train_stats_.at(unit.key)}};
     if (run.finetune.steps > 0) {
       auto [tuned, stats] = finetune(unit, model);
       model = tuned;
-      record["finetune"] = stats;
+      record[key::finetune] = stats;
     }
     if (!ctx_.main()) return record;  // other ranks only help train
     model->encoding().set_scaling(run.scaling);
-    if (auto notes = model->encoding().notes(); !notes.empty()) record["notes"] = notes;
+    if (auto notes = model->encoding().notes(); !notes.empty()) record[key::notes] = notes;
     const auto eval_start = std::chrono::steady_clock::now();
     const json evaluated = evaluate_model(c_, log_label(c_, run.name, unit.seed), model, ctx_.corpus, ctx_.lengths,
                                           ctx_.sample, ctx_.compute);
     for (const auto& [key, value] : evaluated.items()) record[key] = value;
-    record["eval_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
-    record["peak_rss_mb"] = peak_rss_mb();  // of the process so far
+    record[key::eval_seconds] = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+    record[key::peak_rss_mb] = peak_rss_mb();  // of the process so far
     return record;
   }
 
@@ -204,7 +205,7 @@ class Scheduler {
         save_trained(fresh[i], jobs[i], stats[i]);
         models_.emplace(todo[i]->key, fresh[i]);
         train_stats_[todo[i]->key] = stats[i].to_json();
-        train_stats_[todo[i]->key]["fused_seeds"] = seeds;
+        train_stats_[todo[i]->key][key::fused_seeds] = seeds;
       }
     } catch (const NumericError& e) {
       for (const Unit* u : todo) failed_[u->key] = e.what();
@@ -225,8 +226,8 @@ class Scheduler {
     job.checkpoint = ctx_.checkpoint(run.encoding + "-ft-" + short_hash(identity));
     job.identity = identity;
     json stats = train(tuned, ctx_.corpus.batches, job, ctx_.compute.device).to_json();
-    stats["length"] = job.train.length;
-    stats["batch_size"] = job.train.batch_size;
+    stats[key::length] = job.train.length;
+    stats[key::batch_size] = job.train.batch_size;
     return {tuned, stats};
   }
 
@@ -256,9 +257,9 @@ void run_units(const RunContext& ctx, const std::vector<Unit>& units, const std:
         break;
       }
   auto write_runs = [&] {
-    report["runs"] = json::array();
+    report[key::runs] = json::array();
     for (const auto& name : order)
-      if (entries.count(name)) report["runs"].push_back(entries[name]);
+      if (entries.count(name)) report[key::runs].push_back(entries[name]);
   };
   auto seeds_of = [&](const RunSpec& run) {
     std::vector<uint64_t> seeds;
@@ -280,7 +281,7 @@ void run_units(const RunContext& ctx, const std::vector<Unit>& units, const std:
         record = scheduler.run_unit(unit);
       } catch (const NumericError& e) {
         spdlog::error("[{}] failed: {}", name, e.what());
-        record = {{"seed", unit.seed}, {"status", "failed"}, {"error", e.what()}};
+        record = {{key::seed, unit.seed}, {key::status, "failed"}, {key::error, e.what()}};
       } catch (const c10::Error& e) {
         if (!out_of_memory(e)) throw;
         throw ResourceError(fmt::format("run \"{}\" ran out of memory: {} (the estimate at the start was {})", run.name,
@@ -288,8 +289,8 @@ void run_units(const RunContext& ctx, const std::vector<Unit>& units, const std:
                                         estimate_memory(c, run, ctx.corpus.vocab, ctx.max_length).describe()));
       }
     }
-    if (record.contains("parameters")) entry["parameters"] = record["parameters"];
-    entry["seeds"].push_back(record);
+    if (record.contains(key::parameters)) entry[key::parameters] = record[key::parameters];
+    entry[key::seeds].push_back(record);
     if (ctx.main()) aggregate_run(entry, seeds_of(run));
     write_runs();
     if (ctx.main()) write_json_atomic(report_path, report);  // progress survives a kill; status says incomplete

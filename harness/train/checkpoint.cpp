@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "harness/core/schema.h"
 #include "harness/core/atomic_file.h"
 #include "harness/core/errors.h"
 
@@ -15,19 +16,19 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 json TrainStats::to_json() const {
-  return {{"steps", steps},     {"tokens", tokens},         {"seconds", seconds},
-          {"tokens_per_second", tokens_per_second},          {"final_loss", final_loss},
-          {"first_loss", first_loss}};
+  return {{key::steps, steps},     {key::tokens, tokens},         {key::seconds, seconds},
+          {key::tokens_per_second, tokens_per_second},          {key::final_loss, final_loss},
+          {key::first_loss, first_loss}};
 }
 
 TrainStats TrainStats::from_json(const json& j) {
   TrainStats s;
-  s.steps = j.at("steps");
-  s.tokens = j.at("tokens");
-  s.seconds = j.at("seconds");
-  s.tokens_per_second = j.at("tokens_per_second");
-  s.final_loss = j.at("final_loss");
-  s.first_loss = j.value("first_loss", 0.0);
+  s.steps = j.at(key::steps);
+  s.tokens = j.at(key::tokens);
+  s.seconds = j.at(key::seconds);
+  s.tokens_per_second = j.at(key::tokens_per_second);
+  s.final_loss = j.at(key::final_loss);
+  s.first_loss = j.value(key::first_loss, 0.0);
   return s;
 }
 
