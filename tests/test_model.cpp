@@ -181,6 +181,37 @@ TEST_CASE("training resumes from a checkpoint to the same weights as an uninterr
   for (size_t i = 0; i < a.size(); ++i) CHECK(torch::allclose(a[i], b[i], 1e-5, 1e-6));
 }
 
+TEST_CASE("a checkpoint trained from another identity is set aside, never resumed or reused") {
+  test::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "checkpoint identities " + std::to_string(i % 7) + "\n";
+  auto stream = torch::from_blob(text.data(), {int64_t(text.size())}, torch::kUInt8).clone();
+  TrainJob job = test::quick_job(16, 6, 4);
+  job.train.checkpoint_every = 3;
+  job.checkpoint = (dir.path / "ckpt").string();
+  job.identity = {{"model", "a"}};
+  TrainJob partial = job;
+  partial.stop_after = 3;
+  auto first = test::tiny_model("alibi");
+  train(first, stream, partial, torch::kCPU);
+  CHECK(checkpoint_step(job.checkpoint, job.identity) == 3);
+  // The same name, another identity: step 0, and the old files kept aside as *.stale.
+  TrainJob other = job;
+  other.identity = {{"model", "b"}};
+  CHECK(checkpoint_step(other.checkpoint, other.identity) == 0);
+  CHECK(std::filesystem::exists(job.checkpoint + ".json.stale"));
+  auto second = test::tiny_model("alibi");
+  const auto stats = train(second, stream, other, torch::kCPU);
+  CHECK(stats.steps == 6);
+  CHECK(stats.first_loss > 0);  // trained from step 0: the first step's loss is there
+  // Its own complete checkpoint is found again under its own identity.
+  auto third = test::tiny_model("alibi");
+  TrainStats found;
+  CHECK(load_complete_checkpoint(third, other, &found));
+  CHECK(found.steps == 6);
+  CHECK(!load_complete_checkpoint(third, job, &found));
+}
+
 TEST_CASE("precision auto picks bf16 only where the hardware computes it natively (injected flags)") {
   const Hardware zen5{"AMD EPYC 9B45", {"avx2", "avx512f", "avx512_bf16"}, 0};
   const Hardware avx2_only{"AMD EPYC 7B13", {"avx2"}, 0};
