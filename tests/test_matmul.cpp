@@ -145,3 +145,44 @@ TEST_CASE("the GELU kernel equals x * Phi(x) in float64, values and gradient, in
   CHECK(torch::allclose(x32.grad().to(torch::kFloat64), x64.grad(), 1e-5, 1e-6));
   CHECK(lb::gelu(x.to(torch::kFloat64)).scalar_type() == torch::kFloat64);  // other dtypes: libtorch's GELU
 }
+
+TEST_CASE("the bf16 rotary and GELU kernels equal float64 rounded once to bf16, values and gradients") {
+  torch::manual_seed(8);
+  // bf16 has 8 significant bits: one rounding of the exact value is within 2^-8 relative.
+  constexpr double kBf16Rtol = 1.0 / 128, kBf16Atol = 1e-6;
+  const int64_t B = 2, H = 3, T = 5, hd = 8;
+  auto qkv = torch::randn({B, T, 3, H, hd}).to(torch::kBFloat16);
+  auto c = torch::randn({T, hd}), s = torch::randn({T, hd});
+  auto x = qkv.permute({2, 0, 3, 1, 4})[0];
+  REQUIRE(rotary_kernel_applies(x, c, s));
+  auto qkv16 = qkv.clone().requires_grad_();
+  auto ours = rotary_kernel(qkv16.permute({2, 0, 3, 1, 4})[0], c, s);
+  CHECK(ours.scalar_type() == torch::kBFloat16);
+  auto x64 = x.to(torch::kFloat64).requires_grad_();
+  auto swapped = torch::cat({x64.narrow(-1, hd / 2, hd / 2), x64.narrow(-1, 0, hd / 2)}, -1);
+  auto reference = x64 * c.to(torch::kFloat64) + swapped * s.to(torch::kFloat64);
+  INFO("rotary max |diff| " << (ours.to(torch::kFloat64) - reference).abs().max().item<double>());
+  CHECK(torch::allclose(ours.to(torch::kFloat64), reference, kBf16Rtol, kBf16Atol));
+  // Exactly the fp32 computation rounded to bf16 once (what the tensor ops under autocast give).
+  auto fp32 = rotary_kernel(x.to(torch::kFloat32), c, s);
+  CHECK(torch::equal(ours, fp32.to(torch::kBFloat16)));
+  auto upstream = torch::randn({B, H, T, hd}, torch::kFloat64);
+  ours.backward(upstream.to(torch::kBFloat16));
+  reference.backward(upstream.to(torch::kBFloat16).to(torch::kFloat64));
+  auto x_grad = qkv16.grad().permute({2, 0, 3, 1, 4})[0];
+  CHECK(torch::allclose(x_grad.to(torch::kFloat64), x64.grad(), kBf16Rtol, 1e-2));
+
+  auto g = (torch::randn({2, 500}) * 3).to(torch::kBFloat16);
+  auto g16 = g.clone().requires_grad_();
+  auto gelu16 = lb::gelu(g16);
+  CHECK(gelu16.scalar_type() == torch::kBFloat16);
+  auto g64 = g.to(torch::kFloat64).requires_grad_();
+  auto gelu_ref = g64 * 0.5 * (1 + torch::erf(g64 / std::sqrt(2.0)));
+  INFO("gelu max |diff| " << (gelu16.to(torch::kFloat64) - gelu_ref).abs().max().item<double>());
+  CHECK(torch::allclose(gelu16.to(torch::kFloat64), gelu_ref, kBf16Rtol, 1e-3));
+  auto up = torch::randn(g.sizes(), torch::kFloat64).to(torch::kBFloat16);
+  gelu16.backward(up);
+  gelu_ref.backward(up.to(torch::kFloat64));
+  // The slope is stored in bf16 and multiplied in bf16: two roundings.
+  CHECK(torch::allclose(g16.grad().to(torch::kFloat64), g64.grad(), 2 * kBf16Rtol, 1e-2));
+}

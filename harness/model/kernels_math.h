@@ -19,11 +19,17 @@ struct RotaryPlanes {
 };
 void rotate_planes(const float* x, const RotaryPlanes& planes, const float* c, const float* s, float* out,
                    int64_t begin, int64_t end, bool transposed);
+// The same on bf16 values (uint16_t: the upper half of an fp32), computed in fp32 and rounded to
+// nearest even once, as the tensor ops under autocast do.
+void rotate_planes_bf16(const uint16_t* x, const RotaryPlanes& planes, const float* c, const float* s, uint16_t* out,
+                        int64_t begin, int64_t end, bool transposed);
 
 // Exact (erf) GELU with its slope: y = x Φ(x), slope = Φ(x) + x φ(x), for i in [0, n); Φ to
 // within 1.5e-7 (absolute), from one exp per element.
 void gelu_with_slope(const float* x, float* y, float* slope, int64_t n);
+void gelu_with_slope_bf16(const uint16_t* x, uint16_t* y, uint16_t* slope, int64_t n);
 // out[i] = a[i] * b[i]
 void multiply(const float* a, const float* b, float* out, int64_t n);
+void multiply_bf16(const uint16_t* a, const uint16_t* b, uint16_t* out, int64_t n);
 
 }  // namespace lb::kernels

@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 #include <atomic>
 
+#include "harness/model/precision.h"
+
 namespace lb {
 
 namespace {
@@ -24,9 +26,16 @@ std::atomic<GemmBackend>& backend_setting() {
   return backend;
 }
 
+// Whether products run under bf16 autocast here: it is on, and not excluded for this region (the
+// evaluation head computes in fp32 with autocast's dispatch key excluded).
+bool autocast_bf16() {
+  return autocast_enabled(torch::kCPU) && autocast_dtype(torch::kCPU) == torch::kBFloat16 &&
+         !c10::impl::tls_is_dispatch_key_excluded(c10::DispatchKey::AutocastCPU);
+}
+
 bool use_onednn(const torch::Tensor& a, const torch::Tensor& b) {
   return gemm_backend() == GemmBackend::kOneDnn && a.device().is_cpu() && b.device().is_cpu() &&
-         a.scalar_type() == torch::kFloat32 && b.scalar_type() == torch::kFloat32 && !at::autocast::is_cpu_enabled();
+         a.scalar_type() == torch::kFloat32 && b.scalar_type() == torch::kFloat32 && !autocast_bf16();
 }
 
 // A matrix operand as stored: `data` [batch, rows, cols] contiguous, and whether the logical
@@ -144,8 +153,8 @@ GemmBackendScope::GemmBackendScope(GemmBackend backend) : previous_(gemm_backend
 GemmBackendScope::~GemmBackendScope() { backend_setting().store(previous_); }
 
 torch::Tensor matmul(const torch::Tensor& a, const torch::Tensor& b) {
-  if (!use_onednn(a, b)) return torch::matmul(a, b);
-  return onednn_matmul(a, b);
+  if (use_onednn(a, b)) return onednn_matmul(a, b);
+  return torch::matmul(a, b);
 }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight) {

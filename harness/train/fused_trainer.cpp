@@ -11,7 +11,7 @@ namespace lb {
 namespace {
 
 // The same parameter groups as the solo trainer: weight decay on the transformer's matrices only.
-torch::optim::AdamW fused_optimizer(const FusedGPT& fused, const TrainJob& job) {
+FusedAdamW fused_optimizer(const FusedGPT& fused, const TrainJob& job) {
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& t : fused.parameters()) (t.dim() >= 3 ? decay : no_decay).push_back(t);
   return make_adamw(decay, no_decay, job);

@@ -5,11 +5,12 @@
 
 #include "harness/core/errors.h"
 #include "harness/model/precision.h"
+#include "harness/train/adamw.h"
 #include "harness/train/loop.h"
 
 namespace lb {
 
-torch::optim::AdamW make_adamw(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
+FusedAdamW make_adamw(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
                                const TrainJob& job) {
   auto options = torch::optim::AdamWOptions(job.train.lr).betas({job.train.beta1, job.train.beta2}).weight_decay(job.train.weight_decay);
   std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -17,7 +18,7 @@ torch::optim::AdamW make_adamw(const std::vector<torch::Tensor>& decay, const st
   auto no_decay_options = options;
   no_decay_options.weight_decay(0.0);
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
-  return torch::optim::AdamW(groups, options);
+  return FusedAdamW(groups, options);
 }
 
 namespace {
@@ -25,7 +26,7 @@ namespace {
 // Weight decay on the transformer's matrices (token embedding, projections) only: not on norms,
 // and not on encoding parameters (a decayed position table would shrink its untrained rows, and
 // biases like T5's or KERPLE's are not weights to regularise).
-torch::optim::AdamW make_optimizer(GPT& model, const TrainJob& job) {
+FusedAdamW make_optimizer(GPT& model, const TrainJob& job) {
   std::vector<torch::Tensor> decay, no_decay;
   for (auto& item : model->named_parameters()) {
     const bool encoding = item.key().rfind("encoding.", 0) == 0;
@@ -34,7 +35,7 @@ torch::optim::AdamW make_optimizer(GPT& model, const TrainJob& job) {
   return make_adamw(decay, no_decay, job);
 }
 
-void set_lr(torch::optim::AdamW& optimizer, double lr) {
+void set_lr(FusedAdamW& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
@@ -74,7 +75,7 @@ TrainStats train(GPT& model, const BatchSource& batches, const TrainJob& job, to
     return stats[0];
   }
   model->train();
-  auto optimizer = std::make_unique<torch::optim::AdamW>(make_optimizer(model, job));
+  auto optimizer = std::make_unique<FusedAdamW>(make_optimizer(model, job));
   int64_t start = 0;
   if (const CheckpointState state = read_checkpoint(job.checkpoint, job.identity); state.exists) {
     if (load_checkpoint(model, optimizer.get(), job.checkpoint, job.label)) {
@@ -82,7 +83,7 @@ TrainStats train(GPT& model, const BatchSource& batches, const TrainJob& job, to
       stats[0] = state.stats;
       spdlog::info("[{}] resuming from step {} ({})", job.label, start, job.checkpoint);
     } else {
-      optimizer = std::make_unique<torch::optim::AdamW>(make_optimizer(model, job));  // drop a half-loaded state
+      optimizer = std::make_unique<FusedAdamW>(make_optimizer(model, job));  // drop a half-loaded state
     }
   }
   const auto& dp = job.data_parallel;

@@ -8,6 +8,7 @@
 
 #include "harness/data/sampler.h"
 #include "harness/model/model.h"
+#include "harness/train/adamw.h"
 #include "harness/train/checkpoint.h"
 #include "harness/train/job.h"
 
@@ -23,8 +24,8 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
 // Mean nll over the targets the batch's weights count (all when it has none).
 torch::Tensor batch_loss(const torch::Tensor& logits, const TrainBatch& batch);
 
-// AdamW with the job's betas and learning rate: weight decay on `decay`, none on `no_decay`.
-torch::optim::AdamW make_adamw(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
+// AdamW (adamw.h) with the job's betas and learning rate: weight decay on `decay`, none on `no_decay`.
+FusedAdamW make_adamw(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
                                const TrainJob& job);
 // The complete checkpoint of job (a model trained before, or elsewhere: fused seeds) into model.
 bool load_complete_checkpoint(GPT& model, const TrainJob& job, TrainStats* stats);
