@@ -6,6 +6,7 @@
 #include "harness/report/files.h"
 #include "harness/report/publish.h"
 #include "harness/run/experiment.h"
+#include "harness/run/precision_probe.h"
 #include "harness/run/shard_plan.h"
 #include "tests/helpers.h"
 
@@ -189,4 +190,30 @@ TEST_CASE("train.fuse_seeds trains a run's seeds as one model and the results ma
     for (size_t i = 0; i < 2; ++i)
       CHECK(fused["runs"][run]["results"][i]["nll"].get<double>() ==
             Approx(one_by_one["runs"][run]["results"][i]["nll"].get<double>()).margin(1e-4));
+}
+
+TEST_CASE("the precision measurement is recorded per machine and model, and reused instead of timed again") {
+  test::TempDir dir;
+  json cfg = json::parse(R"({"model": {"layers": 1, "d_model": 32, "heads": 2},
+                             "train": {"length": 16, "batch_size": 4}, "runs": [{"encoding": "rope"}]})");
+  cfg["data"] = {{"cache_dir", (dir.path / "cache").string()}};
+  const Config c = parse_config(cfg);
+  const Hardware hw{"test CPU", {"avx512f", "avx512_bf16"}, 0};
+  const auto batches = stream_batches(torch::randint(256, {4096}, torch::kUInt8));
+  const PrecisionRates first = precision_rates(c, c.runs[0], batches, 256, 32, hw, 1);
+  CHECK(first.bf16 > 0);
+  CHECK(first.fp32 > 0);
+  CHECK_THAT(first.source, Catch::StartsWith("measured now"));
+  const std::string record = precision_record_path(c, c.runs[0], 256, hw, 1);
+  REQUIRE(std::filesystem::exists(record));
+  const PrecisionRates again = precision_rates(c, c.runs[0], batches, 256, 32, hw, 1);
+  CHECK(again.bf16 == first.bf16);  // the record, not a new timing
+  CHECK(again.fp32 == first.fp32);
+  CHECK_THAT(again.source, Catch::StartsWith("recorded in"));
+  // Another machine (or thread count, or model) has its own record.
+  CHECK(precision_record_path(c, c.runs[0], 256, Hardware{"other CPU", hw.cpu_flags, 0}, 1) != record);
+  CHECK(precision_record_path(c, c.runs[0], 256, hw, 2) != record);
+  // An unreadable record is measured again.
+  std::ofstream(record) << "{ truncated";
+  CHECK_THAT(precision_rates(c, c.runs[0], batches, 256, 32, hw, 1).source, Catch::StartsWith("measured now"));
 }

@@ -20,6 +20,8 @@ bool has(const std::vector<std::string>& flags, const char* flag) {
   return std::find(flags.begin(), flags.end(), flag) != flags.end();
 }
 
+bool native_bf16_cpu(const Hardware& hw) { return has(hw.cpu_flags, "avx512_bf16") || has(hw.cpu_flags, "amx_bf16"); }
+
 }  // namespace
 
 torch::Device resolve_device(DeviceChoice choice) {
@@ -30,7 +32,12 @@ torch::Device resolve_device(DeviceChoice choice) {
   return torch::kCUDA;
 }
 
-PrecisionChoice choose_precision(Precision requested, const std::string& device, const Hardware& hw) {
+bool precision_needs_rates(Precision requested, const std::string& device, const Hardware& hw) {
+  return requested == Precision::kAuto && device == "cpu" && native_bf16_cpu(hw);
+}
+
+PrecisionChoice choose_precision(Precision requested, const std::string& device, const Hardware& hw,
+                                 const std::optional<PrecisionRates>& rates) {
   PrecisionChoice p;
   p.requested = requested;
   bool native = false;
@@ -41,13 +48,20 @@ PrecisionChoice choose_precision(Precision requested, const std::string& device,
                                         : "CUDA compute capability unknown";
     why += native ? " computes bf16 natively" : " (bf16 native from 8.0)";
   } else {
-    native = has(hw.cpu_flags, "avx512_bf16") || has(hw.cpu_flags, "amx_bf16");
+    native = native_bf16_cpu(hw);
     why = native ? fmt::format("the CPU has {}", has(hw.cpu_flags, "amx_bf16") ? "amx_bf16" : "avx512_bf16")
                  : "the CPU has neither avx512_bf16 nor amx_bf16, so bf16 would be emulated";
   }
-  if (requested == Precision::kAuto) {
+  if (requested == Precision::kAuto && precision_needs_rates(requested, device, hw) && rates) {
+    p.rates = rates;
+    p.effective = rates->bf16 > rates->fp32 ? Precision::kBf16 : Precision::kFp32;
+    p.reason = fmt::format("precision auto -> {}: {}, and this model trained at {:.1f}k tokens/s in bf16 against "
+                           "{:.1f}k in fp32 ({})", name_of(p.effective), why, rates->bf16 / 1e3, rates->fp32 / 1e3,
+                           rates->source);
+  } else if (requested == Precision::kAuto) {
     p.effective = native ? Precision::kBf16 : Precision::kFp32;
-    p.reason = fmt::format("precision auto -> {}: {}", name_of(p.effective), why);
+    p.reason = fmt::format("precision auto -> {}: {}{}", name_of(p.effective), why,
+                           precision_needs_rates(requested, device, hw) ? " (not timed: the flags' guess)" : "");
   } else {
     p.effective = requested;
     p.emulated = requested == Precision::kBf16 && !native;
@@ -95,6 +109,9 @@ json PrecisionChoice::to_json(const Hardware& hw) const {
   json j = {{"requested", name_of(requested)}, {"effective", name_of(effective)}, {"reason", reason}, {"bf16_emulated", emulated},
             {"cpu_flags", hw.cpu_flags}};
   if (hw.cuda_capability_major > 0) j["cuda_capability_major"] = hw.cuda_capability_major;
+  if (rates)
+    j["measured"] = {{"bf16_tokens_per_second", rates->bf16}, {"fp32_tokens_per_second", rates->fp32},
+                     {"source", rates->source}};
   return j;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,17 +22,32 @@ struct Compute {
 // without a device.
 torch::Device resolve_device(DeviceChoice choice);
 
+// Training throughput of one model in each precision on this machine (tokens/s), measured by the
+// run layer (harness/run/precision_probe.h) or injected by tests.
+struct PrecisionRates {
+  double bf16 = 0, fp32 = 0;
+  std::string source;  // where the numbers come from: "measured now", or the record file reused
+};
+
 struct PrecisionChoice {
   Precision requested = Precision::kAuto;
   Precision effective = Precision::kFp32;  // kBf16 or kFp32
   bool bf16() const { return effective == Precision::kBf16; }
   std::string reason;     // one line: why
   bool emulated = false;  // bf16 asked for explicitly on hardware that emulates it (slow)
+  std::optional<PrecisionRates> rates;  // what "auto" decided by, on a CPU with native bf16
   nlohmann::json to_json(const Hardware& hw) const;
 };
-// "auto": bf16 where the device computes it natively (x86 avx512_bf16 or amx_bf16; CUDA compute
-// capability >= 8.0), fp32 elsewhere. An explicit "bf16" is honoured, flagged as emulated where it is.
-PrecisionChoice choose_precision(Precision requested, const std::string& device, const Hardware& hw);
+// "auto" is the faster precision here. Where bf16 is not native (no avx512_bf16 or amx_bf16 on the
+// CPU, CUDA before compute capability 8.0) it is emulated and never chosen: fp32, untimed. On a
+// CUDA device that has it, bf16. On a CPU that has it, the flags do not say which is faster
+// (measured: bf16 ahead with AMX and on Zen 5, behind on a Xeon with avx512_bf16 alone), so
+// `rates` decide: bf16 only when it trained faster; without rates, bf16 (the flags' guess, said
+// so in the reason). An explicit precision always wins, flagged when bf16 is emulated.
+PrecisionChoice choose_precision(Precision requested, const std::string& device, const Hardware& hw,
+                                 const std::optional<PrecisionRates>& rates = std::nullopt);
+// Whether choose_precision wants measured rates for this request (auto on a CPU with native bf16).
+bool precision_needs_rates(Precision requested, const std::string& device, const Hardware& hw);
 
 // How `threads` cores are split between libtorch's OpenMP pool and the BLAS's own threads, which
 // follows from where the GEMMs run. bf16 GEMMs, and fp32 ones through oneDNN's sgemm (matmul.h),

@@ -9,6 +9,7 @@
 #include "harness/model/matmul.h"
 #include "harness/model/precision.h"
 #include "harness/report/environment.h"
+#include "harness/run/precision_probe.h"
 #include "harness/train/fused_trainer.h"
 #include "harness/train/trainer.h"
 
@@ -57,14 +58,18 @@ Config bench_config(const BenchOptions& o) {
 
 json run_bench(const BenchOptions& o) {
   const Hardware hardware = detect_hardware("cpu");
-  const PrecisionChoice precision = choose_precision(o.precision, "cpu", hardware);
+  const Config c = bench_config(o);
+  const auto stream = torch::randint(256, {1 << 20}, torch::kUInt8);
+  // "auto" decides as a run does: by timing both precisions on this model (and recording it).
+  std::optional<PrecisionRates> rates;
+  if (precision_needs_rates(o.precision, "cpu", hardware))
+    rates = precision_rates(c, c.runs[0], stream_batches(stream), 256, 4 * o.length, hardware, at::get_num_threads());
+  const PrecisionChoice precision = choose_precision(o.precision, "cpu", hardware, rates);
   const GemmBackendScope gemm(o.gemm == GemmBackend::kLibtorch ? GemmBackend::kLibtorch : default_gemm_backend());
   const ThreadLayoutScope thread_scope(choose_thread_layout(at::get_num_threads(), precision.bf16(), "cpu"));
   const ThreadLayout& layout = thread_scope.applied();
-  const Config c = bench_config(o);
   const Compute compute{torch::kCPU, precision.bf16()};
   GPT model = build_model(c, c.runs[0], 256, 4 * o.length, 0);
-  const auto stream = torch::randint(256, {1 << 20}, torch::kUInt8);
 
   TrainJob job = train_job(c, "bench", compute, 0);
   job.train.steps = o.warmup;

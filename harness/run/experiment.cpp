@@ -18,6 +18,7 @@
 #include "harness/report/files.h"
 #include "harness/report/publish.h"
 #include "harness/run/identity.h"
+#include "harness/run/precision_probe.h"
 #include "harness/run/preflight.h"
 #include "harness/run/summary.h"
 #include "harness/run/units.h"
@@ -103,11 +104,37 @@ json run_experiment(const Config& config, const RunOptions& options) {
   const torch::Device device = resolve_device(config.device);
   const std::string device_name = device.is_cuda() ? "cuda" : "cpu";
   const Hardware hardware = detect_hardware(device_name);
-  const PrecisionChoice precision = choose_precision(config.precision, device_name, hardware);
+  const int threads = at::get_num_threads();  // as the command set it (config "threads" or --threads)
+  const fs::path out(options.out_dir);
+  ensure_directory(out.string(), "--out");
+  const Corpus corpus = load_training_data(config);
+  if (config.eval.passkey.trials > 0 && !corpus.tokenizer)
+    throw ConfigError("config key \"eval.passkey\": the passkey probe writes its prompts as text, but "
+                      "data.path holds pre-tokenized ids with no tokenizer (set eval.passkey.trials to 0)");
+  RunContext ctx{config, corpus, config.eval_lengths(), {}, 0, out, {}, options.data_parallel};
+  ctx.max_length = *std::max_element(ctx.lengths.begin(), ctx.lengths.end());
+  for (const auto& run : config.runs) ctx.max_length = std::max(ctx.max_length, config.eval_length(run.finetune.length));
+
+  // "auto": the faster precision on this machine, measured on the first run's model (and recorded).
+  // Under data parallelism rank 0 measures and every rank takes its numbers, so all train alike.
+  std::optional<PrecisionRates> rates;
+  if (precision_needs_rates(config.precision, device_name, hardware)) {
+    rates = PrecisionRates{};
+    if (ctx.main())
+      rates = precision_rates(config, config.runs.front(), corpus.batches, corpus.vocab, ctx.max_length, hardware, threads);
+    if (options.data_parallel) {
+      auto shared = torch::tensor({rates->bf16, rates->fp32}, torch::kFloat64);
+      options.data_parallel->broadcast({shared});
+      rates->bf16 = shared[0].item<double>();
+      rates->fp32 = shared[1].item<double>();
+      if (!ctx.main()) rates->source = "rank 0's measurement";
+    }
+  }
+  const PrecisionChoice precision = choose_precision(config.precision, device_name, hardware, rates);
   if (precision.emulated) spdlog::warn(precision.reason);
   else spdlog::info(precision.reason);
-  const Compute compute{device, precision.bf16()};
-  const int threads = at::get_num_threads();  // as the command set it (config "threads" or --threads)
+  ctx.compute = Compute{device, precision.bf16()};
+  const Compute& compute = ctx.compute;
   const ThreadLayoutScope thread_scope(choose_thread_layout(threads, compute.bf16, device_name));
   const ThreadLayout& layout = thread_scope.applied();
   spdlog::info("threads: {} cores as {} libtorch thread(s) and {} BLAS thread(s); matrix products: {}", threads,
@@ -118,17 +145,7 @@ json run_experiment(const Config& config, const RunOptions& options) {
     report_parallel = {{"world_size", options.data_parallel->world()}, {"backend", "gloo"},
                        {"global_batch", config.train.batch_size}};
   }
-
-  const fs::path out(options.out_dir);
-  ensure_directory(out.string(), "--out");
-  const Corpus corpus = load_training_data(config);
-  if (config.eval.passkey.trials > 0 && !corpus.tokenizer)
-    throw ConfigError("config key \"eval.passkey\": the passkey probe writes its prompts as text, but "
-                      "data.path holds pre-tokenized ids with no tokenizer (set eval.passkey.trials to 0)");
-  RunContext ctx{config, corpus, config.eval_lengths(), {}, 0, out, compute, options.data_parallel};
   if (!config.data.is_task()) ctx.sample = draw_sample(config, corpus, ctx.lengths);
-  ctx.max_length = *std::max_element(ctx.lengths.begin(), ctx.lengths.end());
-  for (const auto& run : config.runs) ctx.max_length = std::max(ctx.max_length, config.eval_length(run.finetune.length));
   log_data(ctx);
 
   const std::string report_path = (out / "report.json").string();
@@ -155,7 +172,7 @@ json run_experiment(const Config& config, const RunOptions& options) {
   check_before_training(config, corpus, todo_runs, ctx.max_length, compute);
   if (!todo.empty()) {
     GPT probe = build_model(config, *todo.front()->run, corpus.vocab, ctx.max_length, todo.front()->seed);
-    const double train_tps = calibrate_training(probe, corpus, config, compute);
+    const double train_tps = calibrate_training(probe, corpus.batches, config, compute);
     const double eval_tps = calibrate_evaluation(probe, config, corpus.vocab, ctx.max_length, compute);
     std::vector<Unit> pending;
     for (const Unit* u : todo) pending.push_back(*u);

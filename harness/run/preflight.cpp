@@ -122,7 +122,7 @@ void wait_for(torch::Device device) {
 }
 }  // namespace
 
-double calibrate_training(GPT& model, const Corpus& corpus, const Config& c, const Compute& compute) {
+double calibrate_training(GPT& model, const BatchSource& batches, const Config& c, const Compute& compute) {
   const torch::Device device = compute.device;
   const bool bf16 = compute.bf16;
   model->to(device);
@@ -130,7 +130,7 @@ double calibrate_training(GPT& model, const Corpus& corpus, const Config& c, con
   constexpr int kWarmup = 1, kTimed = 3;
   double seconds = 0;
   for (int step = 0; step < kWarmup + kTimed; ++step) {
-    TrainBatch batch = corpus.batches(c.train.batch_size, c.train.length, c.seed, step);
+    TrainBatch batch = batches(c.train.batch_size, c.train.length, c.seed, step);
     batch.tokens = batch.tokens.to(device);
     if (batch.weights.defined()) batch.weights = batch.weights.to(device);
     const auto t0 = std::chrono::steady_clock::now();

@@ -38,7 +38,7 @@ struct Workload {
 };
 // Training tokens/s of `model` at the config's length and batch, from a few forward+backward
 // steps (no optimizer step; the model is left as it was).
-double calibrate_training(GPT& model, const Corpus& corpus, const Config& c, const Compute& compute);
+double calibrate_training(GPT& model, const BatchSource& batches, const Config& c, const Compute& compute);
 // Evaluation tokens/s of `model` at the longest eval length (the slowest per token), from one timed
 // batch of eval.batch_tokens under InferenceMode after a warm-up.
 double calibrate_evaluation(GPT& model, const Config& c, int64_t vocab, int64_t max_length, const Compute& compute);
