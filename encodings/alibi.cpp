@@ -29,14 +29,19 @@ class Alibi : public Encoding {
  public:
   using Encoding::Encoding;
 
-  PositionInputs positions(int64_t T, torch::Device device) override {
+  PositionInputs positions(int64_t T, torch::Device) override {
     PositionInputs in;
     in.length = T;
-    in.bias = bias_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {1, 2}, [&](int64_t n, torch::Device dev) {
-      auto slopes = torch::tensor(alibi_slopes(int(spec_.heads)), torch::kFloat32).to(dev);
-      return -slopes.view({-1, 1, 1}) * relative_distance(n, dev).unsqueeze(0);  // [H, n, n]
-    });
     return in;
+  }
+  torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
+    auto rows = [&](int64_t a, int64_t b, torch::Device dev) {
+      auto slopes = torch::tensor(alibi_slopes(int(spec_.heads)), torch::kFloat32).to(dev);
+      return -slopes.view({-1, 1, 1}) * relative_distance(a, b, dev).unsqueeze(0);  // [H, b - a, b]
+    };
+    if (q0 > 0) return rows(q0, q1, device);
+    return bias_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {1, 2},
+                     [&](int64_t n, torch::Device dev) { return rows(0, n, dev); });
   }
 
   nlohmann::json inspect(int64_t) override { return {{"slopes", alibi_slopes(int(spec_.heads))}}; }

@@ -25,9 +25,15 @@ std::shared_ptr<Encoding> make_encoding(EncodingSpec spec) {
   return info.make(spec);
 }
 
-torch::Tensor relative_distance(int64_t T, torch::Device device) {
-  auto pos = torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-  return (pos.unsqueeze(1) - pos.unsqueeze(0)).clamp_min(0);  // query i, key j: i - j
+torch::Tensor relative_distance(int64_t q0, int64_t q1, torch::Device device) {
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  auto query = torch::arange(q0, q1, options), key = torch::arange(q1, options);
+  return (query.unsqueeze(1) - key.unsqueeze(0)).clamp_min(0);  // query i, key j: i - j
+}
+
+torch::Tensor far_pairs(const PositionInputs& pos, int64_t q0, int64_t q1, torch::Device device) {
+  if (pos.far_window <= 0) return {};
+  return relative_distance(q0, q1, device) >= double(pos.far_window);
 }
 
 torch::Tensor PositionTableCache::get(int64_t T, torch::Device device, Reuse reuse,

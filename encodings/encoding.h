@@ -17,20 +17,25 @@
 
 namespace lb {
 
-// Everything attention needs to know about positions for sequences of length T. Built once per
-// forward pass and shared by every layer (never recomputed per layer).
+// Everything attention needs to know about positions for sequences of length T that grows only
+// linearly with T (the [T, T] bias comes from Encoding::bias, by rows). Built once per forward pass
+// and shared by every layer (never recomputed per layer).
 struct PositionInputs {
   int64_t length = 0;
   torch::Tensor cos, sin;          // [T, head_dim/2] fp32 rotary tables; undefined if no rotation
   torch::Tensor q_scale, k_scale;  // [T, head_dim/2] fp32 per-position scales (xPos); optional
-  torch::Tensor bias;              // [H, T, T] fp32 additive bias (causal mask not included)
   double logit_scale = 1.0;        // multiplies q.k / sqrt(head_dim) (YaRN's temperature)
-  // A second rotation whose scores replace the first where `far` is true (ReRoPE): q and k
-  // rotated at their own positions [T, head_dim/2] each; far [T, T] bool. Undefined: none.
-  torch::Tensor far_q_cos, far_q_sin, far_k_cos, far_k_sin, far;
+  // A second rotation whose scores replace the first for pairs at distance >= far_window
+  // (ReRoPE): q and k rotated at their own positions [T, head_dim/2] each. far_window 0: none.
+  torch::Tensor far_q_cos, far_q_sin, far_k_cos, far_k_sin;
+  int64_t far_window = 0;
   // The encoding adds contextual_logits() to every layer's scores (CoPE).
   bool contextual = false;
 };
+
+// [q1 - q0, q1] bool: which of query rows [q0, q1) and keys [0, q1) ReRoPE scores with its second
+// rotation (distance i - j >= far_window). Undefined when far_window is 0.
+torch::Tensor far_pairs(const PositionInputs& pos, int64_t q0, int64_t q1, torch::Device device);
 
 // What an encoding is built from: the model's shape and the run entry's encoding options. Built
 // from the parsed config by encoding_spec() (harness/model/build.h) and nowhere else; it has no
@@ -53,8 +58,13 @@ class Encoding : public torch::nn::Module {
 
   // x: token embeddings [B, T, C]. Absolute encodings add to them; others return x.
   virtual torch::Tensor embed(const torch::Tensor& x) { return x; }
-  // Rotary tables and/or attention bias for sequences of length T.
+  // Rotary tables (and what else grows linearly with T) for sequences of length T.
   virtual PositionInputs positions(int64_t T, torch::Device device) = 0;
+  // The additive attention bias of query rows [q0, q1) over keys [0, q1), causal mask not
+  // included: [H or 1, q1 - q0, q1] fp32, or undefined for encodings without one. Relative: a
+  // row depends on its query position, never on T. The model asks for every row at once where the
+  // scores fit in memory and for blocks of rows past that, so evaluation memory stays linear in T.
+  virtual torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) { return {}; }
   // Inference-time extension; encodings whose registry entry takes scalings override it.
   virtual void set_scaling(const Scaling& scaling);
   // The encoding's numbers for `lengthbench inspect`, at sequence length T.
@@ -81,9 +91,10 @@ class Encoding : public torch::nn::Module {
 // Fills option defaults, rejects unknown options, and builds the encoding.
 std::shared_ptr<Encoding> make_encoding(EncodingSpec spec);
 
-// Helper shared by the relative encodings: [T, T] fp32 distance i - j of query i and key j,
-// clamped at 0 (the causal mask hides the rest).
-torch::Tensor relative_distance(int64_t T, torch::Device device);
+// Helper shared by the relative encodings: [q1 - q0, q1] fp32 distance i - j of query i in
+// [q0, q1) and key j in [0, q1), clamped at 0 (the causal mask hides the rest); [T, T] for (0, T).
+torch::Tensor relative_distance(int64_t q0, int64_t q1, torch::Device device);
+inline torch::Tensor relative_distance(int64_t T, torch::Device device) { return relative_distance(0, T, device); }
 
 // The one cache for the position tables encodings (and the model's causal mask) build per
 // forward pass. Tables whose entries for positions < T do not depend on T (distances, ALiBi's

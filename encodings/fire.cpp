@@ -22,17 +22,21 @@ class Fire : public Encoding {
     initial_threshold_ = threshold > 0 ? threshold : double(spec.train_length);
     threshold_multiplier_ = register_parameter("threshold_multiplier", torch::ones({1}));
   }
-  PositionInputs positions(int64_t T, torch::Device device) override {
-    auto distance = distance_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, relative_distance);
-    auto c = c_.abs();
-    auto psi = [&](const torch::Tensor& x) { return torch::log1p(c * x); };
-    auto query = torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-    auto normaliser = psi(torch::maximum(query, threshold())).unsqueeze(1) + kEps;  // [T, 1]
-    auto input = (psi(distance) / normaliser).unsqueeze(-1);                     // [T, T, 1]
+  PositionInputs positions(int64_t T, torch::Device) override {
     PositionInputs in;
     in.length = T;
-    in.bias = mlp_->forward(input).permute({2, 0, 1});                           // [H, T, T]
     return in;
+  }
+  torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
+    auto distance = q0 > 0 ? relative_distance(q0, q1, device)
+                           : distance_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1},
+                                           [](int64_t n, torch::Device dev) { return relative_distance(n, dev); });
+    auto c = c_.abs();
+    auto psi = [&](const torch::Tensor& x) { return torch::log1p(c * x); };
+    auto query = torch::arange(q0, q1, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+    auto normaliser = psi(torch::maximum(query, threshold())).unsqueeze(1) + kEps;  // [Tq, 1]
+    auto input = (psi(distance) / normaliser).unsqueeze(-1);                     // [Tq, Tk, 1]
+    return mlp_->forward(input).permute({2, 0, 1});                              // [H, Tq, Tk]
   }
   nlohmann::json inspect(int64_t) override {
     return {{"c", c_.abs().item<double>()}, {"threshold", threshold().item<double>()}};

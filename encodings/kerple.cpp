@@ -13,8 +13,15 @@ class Kerple : public Encoding {
     r1_ = register_parameter("r1", torch::rand({spec.heads, 1, 1}) * 2.0);
     r2_ = register_parameter("r2", torch::rand({spec.heads, 1, 1}));
   }
-  PositionInputs positions(int64_t T, torch::Device device) override {
-    auto distance = distance_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, relative_distance);
+  PositionInputs positions(int64_t T, torch::Device) override {
+    PositionInputs in;
+    in.length = T;
+    return in;
+  }
+  torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
+    auto distance = q0 > 0 ? relative_distance(q0, q1, device)
+                           : distance_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1},
+                                           [](int64_t n, torch::Device dev) { return relative_distance(n, dev); });
     // Positivity as the reference keeps it: the parameters themselves are projected onto
     // [eps, inf) before use (a clamp at use would zero their gradient for good once below eps).
     {
@@ -22,10 +29,7 @@ class Kerple : public Encoding {
       r1_.clamp_min_(kEps);
       r2_.clamp_min_(kEps);
     }
-    PositionInputs in;
-    in.length = T;
-    in.bias = -r1_ * torch::log1p(r2_ * distance.unsqueeze(0));
-    return in;
+    return -r1_ * torch::log1p(r2_ * distance.unsqueeze(0));
   }
   nlohmann::json inspect(int64_t) override {
     auto flat = [](const torch::Tensor& t) {

@@ -66,7 +66,7 @@ PositionInputs Rope::positions(int64_t T, torch::Device device) {
     in.far_q_sin = t[next + 1];
     in.far_k_cos = t[next + 2];
     in.far_k_sin = t[next + 3];
-    in.far = relative_distance(T, device) >= double(freq.rerope_window);
+    in.far_window = freq.rerope_window;
   }
   in.logit_scale = freq.attention_scale * freq.attention_scale;  // q and k are both scaled
   return in;

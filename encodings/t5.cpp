@@ -25,15 +25,20 @@ class T5Bias : public Encoding {
     const int64_t buckets = option("num_buckets");
     bias_table_ = register_parameter("bias", torch::zeros({buckets, spec.heads}));
   }
-  PositionInputs positions(int64_t T, torch::Device device) override {
-    auto buckets = buckets_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, [&](int64_t n, torch::Device dev) {
-      return t5_bucket(relative_distance(n, torch::kCPU), option("num_buckets"), option("max_distance")).to(dev);
-    });
+  PositionInputs positions(int64_t T, torch::Device) override {
     PositionInputs in;
     in.length = T;
-    // Gather per forward (the table is trained), but once for all layers.
-    in.bias = bias_table_.index({buckets}).permute({2, 0, 1});
     return in;
+  }
+  torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
+    auto rows = [&](int64_t a, int64_t b, torch::Device dev) {
+      return t5_bucket(relative_distance(a, b, torch::kCPU), option("num_buckets"), option("max_distance")).to(dev);
+    };
+    auto buckets = q0 > 0 ? rows(q0, q1, device)
+                          : buckets_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1},
+                                         [&](int64_t n, torch::Device dev) { return rows(0, n, dev); });
+    // Gathered per forward (the table is trained), once for all layers where every row fits.
+    return bias_table_.index({buckets}).permute({2, 0, 1});
   }
   nlohmann::json inspect(int64_t T) override {
     auto b = t5_bucket(torch::arange(T), option("num_buckets"), option("max_distance")).contiguous();

@@ -17,16 +17,18 @@ class Window : public Encoding {
       : Encoding(spec),
         width_(int64_t(option("width")) > 0 ? int64_t(option("width")) : std::max<int64_t>(1, spec.train_length / 2)),
         sinks_(option("sinks")) {}
-  PositionInputs positions(int64_t T, torch::Device device) override {
+  PositionInputs positions(int64_t T, torch::Device) override {
     PositionInputs in;
     in.length = T;
-    in.bias = bias_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {1, 2}, [&](int64_t n, torch::Device dev) {
-      return window_bias(n, width_, sinks_).to(dev);
-    });
     return in;
   }
+  torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
+    if (q0 > 0) return window_bias(q0, q1, width_, sinks_).to(device);
+    return bias_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {1, 2},
+                     [&](int64_t n, torch::Device dev) { return window_bias(0, n, width_, sinks_).to(dev); });
+  }
   nlohmann::json inspect(int64_t T) override {
-    auto visible = (window_bias(T, width_, sinks_)[0] == 0).to(torch::kInt64).contiguous();
+    auto visible = (window_bias(0, T, width_, sinks_)[0] == 0).to(torch::kInt64).contiguous();
     std::vector<std::vector<int64_t>> rows;
     for (int64_t i = 0; i < T; ++i) rows.emplace_back(visible[i].data_ptr<int64_t>(), visible[i].data_ptr<int64_t>() + T);
     return {{"width", width_}, {"sinks", sinks_}, {"visible", rows}};
@@ -36,13 +38,14 @@ class Window : public Encoding {
                        sinks_ > 0 ? fmt::format(" and the first {}", sinks_) : std::string());
   }
 
-  // [1, T, T]: 0 where query i may see key j (i - j < width, or j < sinks), -inf elsewhere. The
-  // causal mask (j > i) is the model's.
-  static torch::Tensor window_bias(int64_t T, int64_t width, int64_t sinks) {
-    auto distance = relative_distance(T, torch::kCPU);
-    auto key = torch::arange(T, torch::kFloat32).unsqueeze(0).expand({T, T});
+  // [1, q1 - q0, q1]: 0 where query i in [q0, q1) may see key j (i - j < width, or j < sinks),
+  // -inf elsewhere. The causal mask (j > i) is the model's.
+  static torch::Tensor window_bias(int64_t q0, int64_t q1, int64_t width, int64_t sinks) {
+    auto distance = relative_distance(q0, q1, torch::kCPU);
+    auto key = torch::arange(q1, torch::kFloat32).unsqueeze(0).expand({q1 - q0, q1});
     auto visible = (distance < double(width)).logical_or(key < double(sinks));
-    return torch::where(visible, torch::zeros({T, T}), torch::full({T, T}, -std::numeric_limits<float>::infinity()))
+    return torch::where(visible, torch::zeros({q1 - q0, q1}),
+                        torch::full({q1 - q0, q1}, -std::numeric_limits<float>::infinity()))
         .unsqueeze(0);
   }
 

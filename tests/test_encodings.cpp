@@ -35,7 +35,7 @@ TEST_CASE("ALiBi slopes for non-power-of-two heads follow the reference interlea
 TEST_CASE("ALiBi bias has shape [H,T,T], is zero on the diagonal and -m*(i-j) below it") {
   EncodingSpec spec = test::spec_of("alibi", 64, 8, 16, 64);
   auto enc = make_encoding(spec);
-  auto bias = enc->positions(5, torch::kCPU).bias;
+  auto bias = enc->bias(0, 5, torch::kCPU);
   REQUIRE(bias.sizes() == torch::IntArrayRef({8, 5, 5}));
   CHECK(bias[0][3][1].item<double>() == Approx(-0.5 * 2));
   CHECK(bias[7][4][0].item<double>() == Approx(-4.0 / 256));
@@ -58,7 +58,7 @@ TEST_CASE("T5 bias is [H,T,T] and depends only on the distance i-j") {
   auto enc = make_encoding(spec);
   torch::NoGradGuard g;
   for (auto& p : enc->parameters()) p.normal_();
-  auto bias = enc->positions(40, torch::kCPU).bias;
+  auto bias = enc->bias(0, 40, torch::kCPU);
   REQUIRE(bias.sizes() == torch::IntArrayRef({4, 40, 40}));
   CHECK(torch::allclose(bias.slice(1, 1).slice(2, 1), bias.slice(1, 0, -1).slice(2, 0, -1)));
   auto inspected = enc->inspect(20);
@@ -137,7 +137,7 @@ TEST_CASE("KERPLE log bias is -r1*log(1+r2*(i-j)), zero on the diagonal") {
   auto params = enc->named_parameters();
   params["r1"].fill_(2.0);
   params["r2"].fill_(0.5);
-  auto bias = enc->positions(8, torch::kCPU).bias;
+  auto bias = enc->bias(0, 8, torch::kCPU);
   REQUIRE(bias.sizes() == torch::IntArrayRef({4, 8, 8}));
   CHECK(bias[1][6][2].item<double>() == Approx(-2.0 * std::log(1 + 0.5 * 4)));
   CHECK(bias.diagonal(0, 1, 2).abs().max().item<double>() == 0.0);
@@ -146,7 +146,7 @@ TEST_CASE("KERPLE log bias is -r1*log(1+r2*(i-j)), zero on the diagonal") {
 TEST_CASE("FIRE bias is a function of log-distance normalised by the query position") {
   EncodingSpec spec = test::spec_of("fire", 32, 4, 16, 64);
   auto enc = make_encoding(spec);
-  auto bias = enc->positions(64, torch::kCPU).bias;
+  auto bias = enc->bias(0, 64, torch::kCPU);
   REQUIRE(bias.sizes() == torch::IntArrayRef({4, 64, 64}));
   // Inside the threshold (i < L) the normaliser is constant, so the bias depends on i-j only.
   CHECK(torch::allclose(bias.slice(1, 1, 16).slice(2, 1, 16), bias.slice(1, 0, 15).slice(2, 0, 15)));
@@ -163,7 +163,7 @@ TEST_CASE("FIRE starts as the authors' module: c = 0.1, threshold = L x a learne
   REQUIRE(params.contains("threshold_multiplier"));
   // Queries below the threshold get a gradient on the multiplier: Adam's lr-sized step moves a
   // multiplier of 1 by lr relatively (a threshold learned in tokens would move by lr tokens).
-  enc->positions(32, torch::kCPU).bias.sum().backward();
+  enc->bias(0, 32, torch::kCPU).sum().backward();
   CHECK(params["threshold_multiplier"].grad().abs().item<double>() > 0);
   CHECK(params["c"].grad().abs().item<double>() > 0);
 }
@@ -177,7 +177,7 @@ TEST_CASE("KERPLE keeps r1, r2 >= 0.01 by projecting the parameters, so their gr
     params["r1"].fill_(-1.0);  // as an optimizer step past zero would leave it
     params["r2"].fill_(0.5);
   }
-  auto bias = enc->positions(8, torch::kCPU).bias;
+  auto bias = enc->bias(0, 8, torch::kCPU);
   CHECK(params["r1"].min().item<double>() == Approx(0.01));  // projected in place
   CHECK(bias[0][5][1].item<double>() == Approx(-0.01 * std::log(1 + 0.5 * 4)));
   bias.sum().backward();
@@ -192,7 +192,7 @@ TEST_CASE("window and sinks: query i sees keys i-width+1..i and the first `sinks
   const auto visible = enc->inspect(6)["visible"];
   CHECK(visible[5] == nlohmann::json({1, 0, 0, 1, 1, 1}));
   CHECK(visible[2] == nlohmann::json({1, 1, 1, 1, 1, 1}));  // j > i: left to the causal mask
-  auto bias = enc->positions(6, torch::kCPU).bias;
+  auto bias = enc->bias(0, 6, torch::kCPU);
   REQUIRE(bias.sizes() == torch::IntArrayRef({1, 6, 6}));
   CHECK(std::isinf(bias[0][5][1].item<double>()));
   CHECK(bias[0][5][3].item<double>() == 0.0);
@@ -228,7 +228,8 @@ TEST_CASE("ReRoPE scores far pairs at the window's distance, leaky ReRoPE at w +
   EncodingSpec spec = test::spec_of("rope", 2, 1, 8, 16);
   auto enc = make_encoding(spec);
   auto score = [](const PositionInputs& pos, int64_t i, int64_t j) {
-    const bool far = pos.far.defined() && pos.far[i][j].item<bool>();
+    const auto pairs = far_pairs(pos, 0, pos.length, torch::kCPU);
+    const bool far = pairs.defined() && pairs[i][j].item<bool>();
     const double qa = std::atan2((far ? pos.far_q_sin : pos.sin)[i][0].item<double>(), (far ? pos.far_q_cos : pos.cos)[i][0].item<double>());
     const double ka = std::atan2((far ? pos.far_k_sin : pos.sin)[j][0].item<double>(), (far ? pos.far_k_cos : pos.cos)[j][0].item<double>());
     return std::cos(qa - ka);
@@ -238,9 +239,10 @@ TEST_CASE("ReRoPE scores far pairs at the window's distance, leaky ReRoPE at w +
   rerope.options = {{"window", 2}};
   enc->set_scaling(rerope);
   auto pos = enc->positions(8, torch::kCPU);
-  CHECK(!pos.far[3][2].item<bool>());
-  CHECK(pos.far[3][1].item<bool>());
-  CHECK(!pos.far[1][3].item<bool>());  // above the diagonal: the causal mask's, never far
+  const auto far = far_pairs(pos, 0, 8, torch::kCPU);
+  CHECK(!far[3][2].item<bool>());
+  CHECK(far[3][1].item<bool>());
+  CHECK(!far[1][3].item<bool>());  // above the diagonal: the causal mask's, never far
   CHECK(score(pos, 1, 0) == Approx(std::cos(1.0)));  // near: plain RoPE
   CHECK(score(pos, 6, 0) == Approx(std::cos(2.0)).margin(1e-6));  // far: clipped to w = 2
   CHECK(score(pos, 7, 3) == Approx(std::cos(2.0)).margin(1e-6));

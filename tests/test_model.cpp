@@ -328,3 +328,48 @@ TEST_CASE("the fused AdamW step equals libtorch's AdamW within float rounding, a
   CHECK(torch::allclose(s.exp_avg(), static_cast<torch::optim::AdamWParamState&>(*reference.state().at(
                                          c10::guts::to_string(theirs[0].unsafeGetTensorImpl()))).exp_avg(), 1e-6, 1e-7));
 }
+
+TEST_CASE("evaluation in query blocks equals whole-score attention for every encoding and scaling") {
+  // A budget of a few rows forces blocks of 3 queries on T = 24 (7 blocks, the last one short).
+  const int64_t B = 2, T = 24, heads = 4;
+  auto logits_of = [&](GPT& model, const torch::Tensor& tokens, int64_t budget) {
+    const ScoreBudgetScope scope(budget);
+    torch::InferenceMode guard;
+    model->eval();
+    return inference_logits(model, tokens);
+  };
+  const int64_t blocks_of_3 = 4 * B * heads * T * 3;
+  {
+    const ScoreBudgetScope scope(blocks_of_3);
+    CHECK(query_block_rows(B, heads, T, true) == 3);
+    CHECK(query_block_rows(B, heads, T, false) == 0);  // training always scores whole
+  }
+  auto compare = [&](GPT& model, const std::string& what) {
+    INFO(what);
+    test::scramble_weights(model);
+    auto tokens = torch::randint(256, {B, T}, torch::kInt64);
+    const auto whole = logits_of(model, tokens, int64_t(1) << 40);
+    const auto blocks = logits_of(model, tokens, blocks_of_3);
+    const double gap = (whole - blocks).abs().max().item<double>();
+    INFO("max |diff| " << gap << ", logits up to " << whole.abs().max().item<double>());
+    CHECK(gap < 1e-4);
+  };
+  for (const auto& name : encoding_names()) {
+    auto model = test::tiny_model(name, 8, 64, 32, heads);
+    compare(model, "encoding " + name);
+  }
+  for (const std::string method : {"pi", "ntk", "dynamic-ntk", "yarn", "llama3", "rerope", "leaky-rerope"}) {
+    auto model = test::tiny_model("rope", 8, 64, 32, heads);
+    Scaling s;
+    s.method = method;
+    if (method != "dynamic-ntk" && method != "rerope") s.factor = 3.0;
+    model->encoding().set_scaling(validate_scaling(s));
+    compare(model, "rope + " + method);
+  }
+  auto exact = test::tiny_model("rope", 8, 64, 32, heads);
+  Scaling dynamic;
+  dynamic.method = "dynamic-ntk";
+  dynamic.exact_chunk = 4;
+  exact->encoding().set_scaling(validate_scaling(dynamic));
+  compare(exact, "rope + dynamic-ntk, exact_chunk 4");
+}

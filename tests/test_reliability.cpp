@@ -46,7 +46,7 @@ TEST_CASE("a config that is a directory, or missing, is one line naming the path
   CHECK_THAT(missing.err, Catch::Contains("does not exist"));
 }
 
-TEST_CASE("--out that is a file, and data of the wrong kind, are refused naming the path") {
+TEST_CASE("an --out that is a file, and data of the wrong kind, are refused naming the path") {
   test::TempDir dir;
   const auto data = test::make_corpus(dir);
   const auto file = dir.file("taken", "x");

@@ -54,7 +54,7 @@ torch::Tensor FusedGPT::forward(const torch::Tensor& tokens) {
   const int64_t C = weights_.wte.size(2);
   // The encoding adds to [N, T, C] embeddings: the seeds' rows side by side.
   auto x = shape_->encoding().embed(embed_tokens(tokens, weights_.wte).view({S * B, T, C})).view({S, B, T, C});
-  const AttentionInputs in = shape_->attention_inputs(T, tokens.device());
+  const AttentionInputs in = shape_->attention_inputs(S * B, T, tokens.device());
   return lm_head(transformer_body(x, weights_, in, shape_->config().heads), weights_.wte, /*training=*/true);
 }
 

@@ -11,61 +11,12 @@ namespace lb {
 
 namespace F = torch::nn::functional;
 
-RotaryTables rotary_tables(const torch::Tensor& cos, const torch::Tensor& sin, const torch::Tensor& scale,
-                           double multiplier) {
-  auto c = torch::cat({cos, cos}, -1), s = torch::cat({-sin, sin}, -1);
-  if (scale.defined()) {
-    auto full_scale = torch::cat({scale, scale}, -1);
-    c = c * full_scale;
-    s = s * full_scale;
-  }
-  if (multiplier != 1.0) {
-    c = c * multiplier;
-    s = s * multiplier;
-  }
-  return {c, s};
-}
-
-torch::Tensor rotate(const torch::Tensor& x, const RotaryTables& t) {
-  if (rotary_kernel_applies(x, t.c, t.s)) return rotary_kernel(x, t.c, t.s);
-  auto xf = x.to(torch::kFloat32);
-  auto swapped = torch::roll(xf, x.size(-1) / 2, -1);  // [x2, x1]
-  return (xf * t.c).add_(swapped * t.s).to(x.scalar_type());
-}
-
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                           const torch::Tensor& scale) {
-  return rotate(x, rotary_tables(cos, sin, scale));
-}
-
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg) {
   qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, 3 * cfg.d_model).bias(false)));
   proj = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, cfg.d_model).bias(false)));
   torch::NoGradGuard no_grad;
   torch::nn::init::normal_(qkv->weight, 0.0, 0.02);
   torch::nn::init::normal_(proj->weight, 0.0, 0.02 / std::sqrt(2.0 * cfg.layers));
-}
-
-torch::Tensor attend(torch::Tensor q, const torch::Tensor& k, const torch::Tensor& v, const AttentionInputs& in,
-                     int64_t layer) {
-  // q carries the attention's scale (T x hd rather than the T x T scores), inside its rotary
-  // tables when there are any.
-  torch::Tensor scores;
-  if (in.q.c.defined()) {
-    auto q_rotated = rotate(q, in.q);
-    scores = lb::matmul(q_rotated, rotate(k, in.k).transpose(-2, -1));
-    if (in.far.defined())  // ReRoPE: far pairs are scored with the second rotation
-      scores = torch::where(in.far, lb::matmul(rotate(q, in.q_far), rotate(k, in.k_far).transpose(-2, -1)), scores);
-    q = q_rotated;
-  } else {
-    q = q * in.q_scale;
-    scores = lb::matmul(q, k.transpose(-2, -1));
-  }
-  // The mask comes in the compute dtype, so the T x T scores are never promoted to fp32; softmax
-  // accumulates in fp32 internally either way.
-  scores.add_(in.mask);
-  if (in.contextual) scores = scores + in.contextual->contextual_logits(q, scores, layer).to(scores.scalar_type());
-  return lb::matmul(torch::softmax(scores, -1), v);
 }
 
 torch::Tensor weights_linear(const torch::Tensor& x, const torch::Tensor& w) {
@@ -153,33 +104,8 @@ GPTImpl::GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding)
   ln_f_ = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.d_model})));
 }
 
-torch::Tensor GPTImpl::attention_mask(const PositionInputs& pos, torch::Device device) {
-  const int64_t T = pos.length;
-  auto causal = causal_.get(T, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1}, [](int64_t n, torch::Device dev) {
-    return torch::full({n, n}, -std::numeric_limits<float>::infinity(), torch::TensorOptions().device(dev)).triu(1);
-  });
-  auto mask = pos.bias.defined() ? pos.bias + causal : causal;
-  // Attention scores come out of matmul in the autocast dtype when autocast is on.
-  if (autocast_enabled(device)) mask = mask.to(autocast_dtype(device));
-  return mask;
-}
-
-AttentionInputs GPTImpl::attention_inputs(int64_t T, torch::Device device) {
-  auto pos = encoding_->positions(T, device);
-  AttentionInputs in;
-  in.q_scale = pos.logit_scale / std::sqrt(double(cfg_.d_model / cfg_.heads));
-  if (pos.cos.defined()) {
-    in.q = rotary_tables(pos.cos, pos.sin, pos.q_scale, in.q_scale);
-    in.k = rotary_tables(pos.cos, pos.sin, pos.k_scale);
-  }
-  if (pos.far.defined()) {
-    in.q_far = rotary_tables(pos.far_q_cos, pos.far_q_sin, pos.q_scale, in.q_scale);
-    in.k_far = rotary_tables(pos.far_k_cos, pos.far_k_sin, pos.k_scale);
-    in.far = pos.far;
-  }
-  if (pos.contextual) in.contextual = encoding_.get();
-  in.mask = attention_mask(pos, device);
-  return in;
+AttentionInputs GPTImpl::attention_inputs(int64_t B, int64_t T, torch::Device device) {
+  return build_attention_inputs(*encoding_, causal_, B, T, cfg_.heads, cfg_.d_model / cfg_.heads, device);
 }
 
 GPTWeights GPTImpl::weights() const {
@@ -195,7 +121,7 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
   const GPTWeights w = weights();
   auto x = encoding_->embed(embed_tokens(tokens, w.wte));
   // Position tables, rotary tables and the mask are built once here and shared by every layer.
-  const AttentionInputs in = attention_inputs(tokens.size(1), tokens.device());
+  const AttentionInputs in = attention_inputs(tokens.size(0), tokens.size(1), tokens.device());
   return lm_head(transformer_body(x, w, in, cfg_.heads), w.wte, is_training());
 }
 

@@ -6,39 +6,10 @@
 #include <functional>
 
 #include "encodings/encoding.h"
+#include "harness/model/attention.h"
 #include "harness/config/config.h"
 
 namespace lb {
-
-// Rotary position embedding with half-split pairing (dimension i is rotated with i + head_dim/2,
-// as in GPT-NeoX and Llama): out = x * c + swap_halves(x) * s, computed in fp32, returned in x's
-// dtype. The full-width tables c = [cos, cos]·m and s = [-sin, sin]·m ([T, head_dim] fp32) are
-// built once per forward pass; m folds in xPos's per-position scale and a constant (the
-// attention's 1/sqrt(head_dim) for q), so neither costs a separate pass over q or k.
-struct RotaryTables {
-  torch::Tensor c, s;
-};
-RotaryTables rotary_tables(const torch::Tensor& cos, const torch::Tensor& sin, const torch::Tensor& scale = {},
-                           double multiplier = 1.0);
-torch::Tensor rotate(const torch::Tensor& x, const RotaryTables& tables);
-// The same in one call, for tests and inspection: x [B, H, T, head_dim].
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                           const torch::Tensor& scale = {});
-
-// What every layer's attention needs, built once per forward pass.
-struct AttentionInputs {
-  RotaryTables q, k;     // undefined tables: no rotation
-  double q_scale = 1.0;  // applied to q when there is no rotation (else it is inside q's tables)
-  torch::Tensor mask;    // [T, T] or [H, T, T] additive: 0 / -inf causal plus any encoding bias
-  RotaryTables q_far, k_far;  // ReRoPE's second rotation, scored where `far` is true
-  torch::Tensor far;          // [T, T] bool
-  Encoding* contextual = nullptr;  // adds its contextual_logits to the scores (CoPE)
-};
-
-// Causal attention of q, k, v [B, H, T, hd] under the position inputs every layer shares:
-// rotation (and ReRoPE's second one), scale, mask and bias, contextual logits. -> [B, H, T, hd].
-torch::Tensor attend(torch::Tensor q, const torch::Tensor& k, const torch::Tensor& v, const AttentionInputs& in,
-                     int64_t layer);
 
 // The weights of one block as views of its parameters: [out, in] matrices and [C] LayerNorm
 // vectors for one model, or the same with a leading seed dimension S for S stacked models
@@ -112,14 +83,12 @@ class GPTImpl : public torch::nn::Module {
   Encoding& encoding() { return *encoding_; }
   const ModelConfig& config() const { return cfg_; }
   int64_t parameter_count() const;
-  // The position inputs of every layer for sequences of length T, built once per forward pass.
-  AttentionInputs attention_inputs(int64_t T, torch::Device device);
+  // The position inputs of every layer for B sequences of length T, built once per forward pass.
+  AttentionInputs attention_inputs(int64_t B, int64_t T, torch::Device device);
   // Views of every weight (BlockWeights above).
   GPTWeights weights() const;
 
  private:
-  torch::Tensor attention_mask(const PositionInputs& pos, torch::Device device);
-
   ModelConfig cfg_;
   std::shared_ptr<Encoding> encoding_;
   torch::nn::Embedding wte_{nullptr};

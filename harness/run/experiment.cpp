@@ -115,6 +115,12 @@ json run_experiment(const Config& config, const RunOptions& options) {
   ctx.max_length = *std::max_element(ctx.lengths.begin(), ctx.lengths.end());
   for (const auto& run : config.runs) ctx.max_length = std::max(ctx.max_length, config.eval_length(run.finetune.length));
 
+  // Sizes and memory first: nothing (not even the precision measurement) is built for a config
+  // that cannot run.
+  std::vector<const RunSpec*> all_runs;
+  for (const auto& run : config.runs) all_runs.push_back(&run);
+  check_before_training(config, corpus, all_runs, ctx.max_length, device);
+
   // "auto": the faster precision on this machine, measured on the first run's model (and recorded).
   // Under data parallelism rank 0 measures and every rank takes its numbers, so all train alike.
   std::optional<PrecisionRates> rates;
@@ -163,13 +169,8 @@ json run_experiment(const Config& config, const RunOptions& options) {
 
   const std::vector<Unit> units = select_units(ctx, options.shard_index, options.shard_count, report);
   std::vector<const Unit*> todo;
-  std::vector<const RunSpec*> todo_runs;
   for (const auto& u : units)
-    if (!finished.count(unit_name(u.run->name, u.seed))) {
-      todo.push_back(&u);
-      todo_runs.push_back(u.run);
-    }
-  check_before_training(config, corpus, todo_runs, ctx.max_length, compute);
+    if (!finished.count(unit_name(u.run->name, u.seed))) todo.push_back(&u);
   if (!todo.empty()) {
     GPT probe = build_model(config, *todo.front()->run, corpus.vocab, ctx.max_length, todo.front()->seed);
     const double train_tps = calibrate_training(probe, corpus.batches, config, compute);

@@ -56,9 +56,12 @@ MemoryEstimate estimate_memory(const Config& c, const RunSpec& run, int64_t voca
                                         training(T, std::max<int64_t>(1, c.train.batch_size * c.train.length / T)));
   }
   // Evaluation: InferenceMode frees each layer's tensors, so one layer's scores (mask, scores,
-  // probabilities) and the fp32 logits of one batch are live at a time.
-  const double T = double(max_length), windows = double(std::max<int64_t>(1, c.eval.batch_tokens / max_length));
-  e.eval_activation_bytes = 4.0 * (3.0 * windows * double(m.heads) * T * T + 2.0 * windows * T * V +
+  // probabilities) -- one block of query rows where they pass the score budget (attention.h) --
+  // and the fp32 logits of one batch are live at a time: linear in T past the budget.
+  const int64_t windows_n = std::max<int64_t>(1, c.eval.batch_tokens / max_length);
+  const int64_t block = query_block_rows(windows_n, m.heads, max_length, true);
+  const double T = double(max_length), windows = double(windows_n), rows = block > 0 ? double(block) : T;
+  e.eval_activation_bytes = 4.0 * (3.0 * windows * double(m.heads) * rows * T + 2.0 * windows * T * V +
                                    windows * T * double(2 + m.mlp_ratio) * C);
   e.runtime_bytes = kRuntimeBytes;
   return e;
@@ -75,7 +78,7 @@ double available_memory_bytes() {
 }
 
 void check_before_training(const Config& c, const Corpus& corpus, const std::vector<const RunSpec*>& runs,
-                           int64_t max_length, const Compute& compute) {
+                           int64_t max_length, torch::Device device) {
   // Training windows, at L and at every fine-tune length.
   auto check_window = [&](int64_t T, const std::string& key) {
     if (!c.data.is_task() && corpus.train.numel() < T + 2)
@@ -102,7 +105,7 @@ void check_before_training(const Config& c, const Corpus& corpus, const std::vec
   // Memory, for the largest run. The estimate errs high (fp32 activations, a fixed runtime share),
   // so a run is refused only when even a quarter less would not fit; between the two it warns.
   // On CUDA the model lives in device memory, which this does not model: no check.
-  const double available = compute.device.is_cpu() ? available_memory_bytes() : 0;
+  const double available = device.is_cpu() ? available_memory_bytes() : 0;
   for (const RunSpec* run : runs) {
     const auto estimate = estimate_memory(c, *run, corpus.vocab, max_length);
     if (available <= 0 || estimate.total() <= available) continue;

@@ -29,7 +29,7 @@ double available_memory_bytes();  // MemAvailable from /proc/meminfo (0 if unkno
 // Throws ConfigError (bad sizes) or ResourceError (memory) naming the key or run.
 // On CUDA the model lives in device memory, which the estimate does not model: no memory check there.
 void check_before_training(const Config& c, const Corpus& corpus, const std::vector<const RunSpec*>& runs,
-                           int64_t max_length, const Compute& compute);
+                           int64_t max_length, torch::Device device);
 
 // Tokens the run will train on (not yet trained) and run through the model in evaluation.
 struct Workload {
