@@ -3,7 +3,7 @@
 QKV, rotary half-split RoPE in fp32, GELU MLP, tied head, no biases), the same AdamW and batch
 shape, trained and evaluated eagerly. Written the way a careful user would: torch.autocast bf16,
 inference_mode for evaluation, threads set explicitly. Prints one JSON line of measurements."""
-import argparse, json, math, time
+import argparse, json, math, resource, time
 
 import torch
 import torch.nn as nn
@@ -86,6 +86,8 @@ def main():
     ap.add_argument("--eval-tokens", type=int, default=16384)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
+    ap.add_argument("--eval-length", type=int, default=0, help="T of the timed evaluation (default 4L)")
+    ap.add_argument("--eval-only", action="store_true", help="time evaluation only (its speed and peak memory)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -108,14 +110,16 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
-    for _ in range(a.warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    train_s = time.perf_counter() - t0
+    train_tps = None
+    if not a.eval_only:
+        for _ in range(a.warmup):
+            step()
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        train_tps = a.steps * a.batch * a.length / (time.perf_counter() - t0)
 
-    T = 4 * a.length
+    T = a.eval_length or 4 * a.length
     B = max(1, a.eval_tokens // T)
     rows = data[: B * (T + 1)].view(B, T + 1)
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -126,8 +130,9 @@ def main():
             F.cross_entropy(model(rows[:, :T]).reshape(-1, 256), rows[:, 1:].reshape(-1))
         eval_s = time.perf_counter() - t0
     print(json.dumps({"side": "python", "precision": a.precision, "torch": torch.__version__,
-                      "train_tokens_per_second": a.steps * a.batch * a.length / train_s,
+                      "train_tokens_per_second": train_tps,
                       "eval_tokens_per_second": a.eval_batches * B * T / eval_s,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "eval_length": T, "parameters": sum(p.numel() for p in model.parameters())}))
 
 

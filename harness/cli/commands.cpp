@@ -73,6 +73,8 @@ const std::vector<Command>& commands() {
         {"encoding", "E", fmt::format("encoding (default {})", BenchOptions{}.encoding)},
         {"eval-tokens", "N", fmt::format("tokens per evaluation batch (default {})", BenchOptions{}.eval_tokens)},
         {"fused-seeds", "N", "also time N seeds trained as one fused model"},
+        {"eval-length", "T", "the evaluation length timed (default 4L)"},
+        {"eval-only", "", "time evaluation only: its speed and the process's peak memory at --eval-length"},
         {"gemm", vocabulary_choices<GemmBackend>(), "fp32 CPU matrix products (default onednn where found)"},
         {"gemm-peak", "N", "instead: the GEMM peak of N x N products per precision, and stop"}},
        cmd_bench},

@@ -95,6 +95,8 @@ int cmd_bench(const Args& args) {
   o.precision = vocabulary_flag(args, "precision", o.precision);
   o.encoding = args.get("encoding").value_or(o.encoding);
   o.fused_seeds = args.integer("fused-seeds", 0);
+  o.eval_length = args.integer("eval-length", 0);
+  o.eval_only = args.has("eval-only");
   o.gemm = vocabulary_flag(args, "gemm", o.gemm);
   std::cout << run_bench(o).dump() << "\n";
   return 0;

@@ -1,5 +1,6 @@
 #include "harness/model/attention.h"
 
+#include <torch/version.h>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -49,7 +50,8 @@ std::atomic<int64_t>& budget() {
 // The mask of query rows [q0, q1) over keys [0, q1): -inf above the diagonal, plus the bias rows,
 // in the dtype the scores come out of matmul in (autocast's when it is on), so the scores are
 // never promoted to fp32.
-torch::Tensor mask_rows(Encoding& encoding, PositionTableCache* causal, int64_t q0, int64_t q1, torch::Device device) {
+torch::Tensor mask_rows(Encoding& encoding, PositionTableCache* causal, int64_t q0, int64_t q1, torch::Device device,
+                        bool* biased = nullptr) {
   const auto build = [](int64_t a, int64_t b, torch::Device dev) {
     return torch::full({b - a, b}, -std::numeric_limits<float>::infinity(), torch::TensorOptions().device(dev))
         .triu(a + 1);
@@ -57,7 +59,9 @@ torch::Tensor mask_rows(Encoding& encoding, PositionTableCache* causal, int64_t 
   auto mask = causal ? causal->get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1},
                                    [&](int64_t n, torch::Device dev) { return build(0, n, dev); })
                      : build(q0, q1, device);
-  if (auto bias = encoding.bias(q0, q1, device); bias.defined()) mask = bias + mask;
+  const auto bias = encoding.bias(q0, q1, device);
+  if (bias.defined()) mask = bias + mask;
+  if (biased) *biased = bias.defined();
   if (autocast_enabled(device)) mask = mask.to(autocast_dtype(device));
   return mask;
 }
@@ -67,6 +71,16 @@ torch::Tensor mask_rows(Encoding& encoding, PositionTableCache* causal, int64_t 
 torch::Tensor attend_rows(const torch::Tensor& qr, const torch::Tensor& kr, const torch::Tensor& qf,
                           const torch::Tensor& kf, const torch::Tensor& v, const torch::Tensor& mask,
                           const torch::Tensor& far, const AttentionInputs& in, int64_t layer) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // On CUDA, attention whose position information is a plain additive mask goes to torch's fused
+  // kernels (flash or memory-efficient): q arrives scaled, hence scale 1. Causal without a bias
+  // needs no mask at all. (torch >= 2.1; Debian's 1.13 has neither CUDA nor the function.)
+  if (qr.is_cuda() && !far.defined() && !in.contextual) {
+    if (in.plain_causal && qr.size(2) == kr.size(2))
+      return at::scaled_dot_product_attention(qr, kr, v, c10::nullopt, 0.0, /*is_causal=*/true, 1.0);
+    return at::scaled_dot_product_attention(qr, kr, v, mask.to(qr.scalar_type()), 0.0, false, 1.0);
+  }
+#endif
   auto scores = lb::matmul(qr, kr.transpose(-2, -1));
   if (far.defined())  // ReRoPE: far pairs are scored with the second rotation
     scores = torch::where(far, lb::matmul(qf, kf.transpose(-2, -1)), scores);
@@ -105,7 +119,9 @@ AttentionInputs build_attention_inputs(Encoding& encoding, PositionTableCache& c
   if (pos.contextual) in.contextual = &encoding;
   in.block = query_block_rows(B, heads, T, c10::InferenceMode::is_enabled());
   if (in.block == 0) {
-    in.mask = mask_rows(encoding, &causal, 0, T, device);
+    bool biased = false;
+    in.mask = mask_rows(encoding, &causal, 0, T, device, &biased);
+    in.plain_causal = !biased;
     in.far = far_pairs(pos, 0, T, device);
   } else {
     in.rows = [&encoding, pos, device](int64_t q0, int64_t q1) {

@@ -41,6 +41,7 @@ struct AttentionInputs {
   int64_t block = 0;
   std::function<std::pair<torch::Tensor, torch::Tensor>(int64_t q0, int64_t q1)> rows;
   Encoding* contextual = nullptr;  // adds its contextual_logits to the scores (CoPE)
+  bool plain_causal = false;       // no bias: the mask is the causal one alone
 };
 
 // Bytes one layer's scores may take before inference scores queries in blocks.

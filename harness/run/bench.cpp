@@ -69,22 +69,25 @@ json run_bench(const BenchOptions& o) {
   const ThreadLayoutScope thread_scope(choose_thread_layout(at::get_num_threads(), precision.bf16(), "cpu"));
   const ThreadLayout& layout = thread_scope.applied();
   const Compute compute{torch::kCPU, precision.bf16()};
-  GPT model = build_model(c, c.runs[0], 256, 4 * o.length, 0);
+  const int64_t T = o.eval_length > 0 ? o.eval_length : 4 * o.length, B = std::max<int64_t>(1, o.eval_tokens / T);
+  GPT model = build_model(c, c.runs[0], 256, std::max(T, 4 * o.length), 0);
 
   TrainJob job = train_job(c, "bench", compute, 0);
-  job.train.steps = o.warmup;
-  train(model, stream, job, torch::kCPU);
-  job.train.steps = o.steps;
+  json train_tps = nullptr;
   auto t0 = std::chrono::steady_clock::now();
-  if (const char* trace = std::getenv("LENGTHBENCH_PROFILE")) {  // chrome trace of the timed steps
-    torch::autograd::profiler::RecordProfile profile(trace);
+  if (!o.eval_only) {
+    job.train.steps = o.warmup;
     train(model, stream, job, torch::kCPU);
-  } else {
-    train(model, stream, job, torch::kCPU);
+    job.train.steps = o.steps;
+    t0 = std::chrono::steady_clock::now();
+    if (const char* trace = std::getenv("LENGTHBENCH_PROFILE")) {  // chrome trace of the timed steps
+      torch::autograd::profiler::RecordProfile profile(trace);
+      train(model, stream, job, torch::kCPU);
+    } else {
+      train(model, stream, job, torch::kCPU);
+    }
+    train_tps = double(o.steps * o.batch * o.length) / seconds_since(t0);
   }
-  const double train_tps = double(o.steps * o.batch * o.length) / seconds_since(t0);
-
-  const int64_t T = 4 * o.length, B = std::max<int64_t>(1, o.eval_tokens / T);
   auto rows = stream.narrow(0, 0, B * (T + 1)).view({B, T + 1}).to(torch::kInt64);
   double eval_s = 0;
   {
@@ -98,7 +101,7 @@ json run_bench(const BenchOptions& o) {
     eval_s = seconds_since(t0);
   }
   json fused = nullptr;
-  if (o.fused_seeds > 1) {
+  if (o.fused_seeds > 1 && !o.eval_only) {
     // The same steps for N seeds at once; "one after another" is the solo rate above.
     std::vector<GPT> models;
     std::vector<TrainJob> jobs;
@@ -115,7 +118,8 @@ json run_bench(const BenchOptions& o) {
     train_fused(models, batches, jobs, torch::kCPU);
     const double fused_s = seconds_since(t0);
     const double fused_tps = double(o.fused_seeds * o.steps * o.batch * o.length) / fused_s;
-    fused = {{"seeds", o.fused_seeds}, {"train_tokens_per_second", fused_tps}, {"speedup", fused_tps / train_tps}};
+    fused = {{"seeds", o.fused_seeds}, {"train_tokens_per_second", fused_tps},
+             {"speedup", fused_tps / train_tps.get<double>()}};
   }
   return {{"side", "lengthbench"},
           {"fused_seeds", fused},
@@ -127,6 +131,8 @@ json run_bench(const BenchOptions& o) {
           {"gemm", layout.gemm},
           {"train_tokens_per_second", train_tps},
           {"eval_tokens_per_second", double(o.eval_batches * B * T) / eval_s},
+          {"eval_batch", B},
+          {"score_block_rows", query_block_rows(B, o.heads, T, true)},
           {"eval_length", T},
           {"peak_rss_mb", peak_rss_mb()},
           {"parameters", model->parameter_count()}};

@@ -16,6 +16,8 @@ struct BenchOptions {
   Precision precision = Precision::kAuto;
   std::string encoding = "rope";
   int64_t fused_seeds = 0;          // > 1: also time that many seeds trained as one fused model
+  int64_t eval_length = 0;          // T of the timed evaluation (0 = 4L)
+  bool eval_only = false;           // time evaluation only (no training): its speed and peak memory at T
   GemmBackend gemm = GemmBackend::kOneDnn;  // fp32 CPU matrix products (oneDNN where found)
 };
 
