@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Runs lengthbench and the Python peer alternately, keeps each side's best of N, measures the
-GEMM peak, times 3 seeds trained as one fused model against the same seeds one after another,
-and writes results/bench/bench.json and bench.md. Called by scripts/bench.
+GEMM peak, records which precision lengthbench's `auto` chooses here (and the rates it chose by),
+times evaluation speed and peak memory against T (one process per length, both sides), times 3
+seeds trained as one fused model against the same seeds one after another, and writes
+results/bench/bench.json and bench.md. Called by scripts/bench.
 Compares at the machine's native precision: fp32 always, bf16 only where the CPU computes it
 natively (avx512_bf16 or amx_bf16; elsewhere bf16 is emulated and not a fair comparison)."""
 import argparse, datetime, json, os, platform, subprocess, sys
@@ -12,7 +14,7 @@ SIZES = [
 ]
 
 
-# lengthbench sets these with mallopt (harness/cli.cpp); the peer gets the same allocator, so the
+# lengthbench sets these with mallopt (harness/cli/cli.cpp); the peer gets the same allocator, so the
 # comparison is of the code, not of glibc's defaults.
 PEER_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
                   "MALLOC_TOP_PAD_": str(1 << 30)}
@@ -32,7 +34,7 @@ def flops_per_token(size, params):
 
 def cpu_flags():
     flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
-    return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]  # what decides "native"
 
 
 def main():
@@ -83,6 +85,34 @@ def main():
             row["peak_fraction"] = row["train_flops"] / peak_flops
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
+    # What `auto` chooses here, for each size: lengthbench's own decision (timed on that model).
+    auto_rows = []
+    for size in SIZES:
+        common = ["--layers", str(size["layers"]), "--heads", str(size["heads"]), "--length", str(size["length"]),
+                  "--batch", str(size["batch"]), "--threads", str(a.threads), "--steps", "40", "--d-model", str(size["d_model"])]
+        r = run_json(["build/lengthbench", "bench", "--precision", "auto"] + common)
+        choice = r["precision_choice"]
+        chosen = next(x for x in rows if x["size"] == size["name"] and x["precision"] == r["precision"])
+        peer_best = max(x["python_train"] for x in rows if x["size"] == size["name"])
+        auto_rows.append({"size": size["name"], "auto": r["precision"], "reason": choice["reason"],
+                          "measured": choice.get("measured"), "lengthbench_train": chosen["lengthbench_train"],
+                          "python_best_train": peer_best, "ratio": chosen["lengthbench_train"] / peer_best})
+        print(json.dumps(auto_rows[-1]), file=sys.stderr)
+    # Evaluation speed and peak memory against T, one process per point (peak RSS is per process):
+    # lengthbench at the precision auto chose for the quick size, the peer at its best precision.
+    auto_precision = auto_rows[0]["auto"]
+    peer_precision = precisions[-1]
+    memory_rows = []
+    for L, lengths in ((128, [512, 1024, 2048, 4096]), (512, [512, 1024, 2048, 4096, 8192])):
+        for T in lengths:
+            common = ["--layers", "4", "--heads", "4", "--d-model", "128", "--length", str(L), "--threads", str(a.threads),
+                      "--eval-only", "--eval-length", str(T)]
+            cpp = run_json(["build/lengthbench", "bench", "--precision", auto_precision] + common)
+            py = run_json(["/usr/bin/python3", "scripts/peer_gpt.py", "--precision", peer_precision] + common, PEER_ALLOCATOR)
+            memory_rows.append({"L": L, "T": T, "lengthbench_eval": cpp["eval_tokens_per_second"],
+                                "lengthbench_rss_mb": cpp["peak_rss_mb"], "score_block_rows": cpp.get("score_block_rows", 0),
+                                "python_eval": py["eval_tokens_per_second"], "python_rss_mb": py["peak_rss_mb"]})
+            print(json.dumps(memory_rows[-1]), file=sys.stderr)
     # Seeds trained together: 3 seeds of the quick model fused vs the solo rate (one after another).
     fused_rows = []
     size = SIZES[0]
@@ -122,8 +152,21 @@ def main():
     for r in fused_rows:
         md += (f"| {r['size']} | {r['precision']} | {r['seeds']} | {r['sequential_train']:,.0f} | {r['fused_train']:,.0f} | "
                f"{r['speedup']:.2f}x |\n")
+    md += ("\n| model | auto chose | its rates (bf16 / fp32 train tok/s, timed on that model) | lengthbench at auto | "
+           "Python at its best | ratio |\n|---|---|---:|---:|---:|---:|\n")
+    for r in auto_rows:
+        m = r["measured"]
+        rates = f"{m['bf16_tokens_per_second']:,.0f} / {m['fp32_tokens_per_second']:,.0f}" if m else "not timed (bf16 not native)"
+        md += (f"| {r['size']} | {r['auto']} | {rates} | {r['lengthbench_train']:,.0f} | {r['python_best_train']:,.0f} | "
+               f"{r['ratio']:.2f}x |\n")
+    md += (f"\n| L | T | lengthbench eval tok/s ({auto_precision}) | lengthbench peak RSS | query block rows | "
+           f"Python eval tok/s ({peer_precision}, dense) | Python peak RSS |\n|---:|---:|---:|---:|---:|---:|---:|\n")
+    for r in memory_rows:
+        md += (f"| {r['L']} | {r['T']} | {r['lengthbench_eval']:,.0f} | {r['lengthbench_rss_mb']:,.0f} MB | "
+               f"{r['score_block_rows'] or 'whole'} | {r['python_eval']:,.0f} | {r['python_rss_mb']:,.0f} MB |\n")
     with open(f"{a.out}/bench.json", "w") as f:
-        json.dump({"environment": env, "rows": rows, "fused_seeds": fused_rows}, f, indent=2)
+        json.dump({"environment": env, "rows": rows, "auto": auto_rows, "eval_memory": memory_rows,
+                   "fused_seeds": fused_rows}, f, indent=2)
     with open(f"{a.out}/bench.md", "w") as f:
         f.write(md)
     print(md)
