@@ -5,6 +5,7 @@
 // at npos_max - 1. Each layer has its own vectors (shared by its heads), initialised to zero as in
 // the authors' module. Past L nothing is new to a query unless its counts pass what training saw.
 #include "encodings/encoding.h"
+#include "encodings/options.h"
 
 #include <fmt/format.h>
 #include <cmath>
@@ -25,7 +26,8 @@ class Cope : public Encoding {
     in.contextual = true;
     return in;
   }
-  torch::Tensor contextual_logits(const torch::Tensor& q, const torch::Tensor& scores, int64_t layer) override {
+  torch::Tensor contextual_logits(const torch::Tensor& q, const torch::Tensor&, const torch::Tensor& scores,
+                                  int64_t layer, int64_t) override {
     // In fp32: a count over hundreds of gates is off by whole positions in bf16.
     auto gates = torch::sigmoid(scores.to(torch::kFloat32));  // 0 where the mask put -inf
     auto position = gates.flip(-1).cumsum(-1).flip(-1).clamp_max(double(npos_ - 1));
@@ -57,7 +59,7 @@ class Cope : public Encoding {
 
 std::shared_ptr<Encoding> make_cope(const EncodingSpec& spec) {
   if (int64_t(spec.options.at("npos_max")) < 0 || int64_t(spec.options.at("npos_max")) == 1)
-    throw std::invalid_argument("cope option \"npos_max\" must be 0 (= train_length) or >= 2");
+    throw OptionError("npos_max", "cope option \"npos_max\" must be 0 (= train_length) or >= 2");
   return std::make_shared<Cope>(spec);
 }
 

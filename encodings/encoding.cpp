@@ -15,6 +15,10 @@ void Encoding::set_scaling(const Scaling& scaling) {
                                             scaling.method, fmt::join(encodings_taking_scalings(), ", "), spec_.name));
 }
 
+void Encoding::extend_positions(int64_t, int64_t, const std::string&) {
+  throw std::invalid_argument(fmt::format("encoding \"{}\" has no position table to extend", spec_.name));
+}
+
 std::shared_ptr<Encoding> make_encoding(EncodingSpec spec) {
   const auto& info = encoding_info(spec.name);
   const nlohmann::json options = fill_options(info.option_defaults, spec.options, fmt::format("encoding \"{}\"", spec.name));

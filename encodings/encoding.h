@@ -69,14 +69,30 @@ class Encoding : public torch::nn::Module {
   virtual void set_scaling(const Scaling& scaling);
   // The encoding's numbers for `lengthbench inspect`, at sequence length T.
   virtual nlohmann::json inspect(int64_t T) = 0;
+  // Absolute tables: grow the rows trained at positions < trained to positions < target by
+  // `rule` ("copy" or "interpolate", FinetuneConfig::extend) before fine-tuning at target.
+  virtual void extend_positions(int64_t trained, int64_t target, const std::string& rule);
   // What happens past the training length, when the method has a rule worth stating.
   virtual std::string notes() const { return ""; }
   // Content-dependent logits added to layer `layer`'s attention scores, for encodings whose
-  // positions() sets `contextual`. q: [B, H, T, hd] as scored (scaled by 1/sqrt(hd));
-  // scores: [B, H, T, T] with the causal mask already in (-inf above the diagonal).
-  virtual torch::Tensor contextual_logits(const torch::Tensor& q, const torch::Tensor& scores, int64_t layer) {
+  // positions() sets `contextual`. q: [B, H, Tq, hd] as scored (rotated, scaled by the attention's
+  // 1/sqrt(hd)) at positions first_query .. first_query + Tq - 1; k: [B, H, Tk, hd] as scored
+  // (rotated, unscaled) at positions 0 .. Tk - 1; scores: [B, H, Tq, Tk] with the causal mask
+  // already in (-inf where a key lies after its query). -> [B, H, Tq, Tk].
+  virtual torch::Tensor contextual_logits(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& scores,
+                                          int64_t layer, int64_t first_query) {
     return {};
   }
+  // Added to the attention's output for encodings whose positions() sets `contextual` and that
+  // carry position information on the value side (Shaw et al.'s a^V): probs [B, H, Tq, Tk] (the
+  // attention weights) -> [B, H, Tq, hd], or undefined.
+  virtual torch::Tensor contextual_values(const torch::Tensor& probs, int64_t layer, int64_t first_query) {
+    return {};
+  }
+  // Segment recurrence (Transformer-XL): tokens of memory each layer keeps from earlier segments
+  // (0: none), and consecutive segments of L per training window.
+  virtual int64_t memory_length() const { return 0; }
+  virtual int64_t train_segments() const { return 1; }
   // Exact dynamic mode: score queries in chunks of this many tokens, each on its own prefix (see
   // Scaling::exact_chunk); 0 = the whole sequence at once.
   virtual int64_t rescale_chunk() const { return 0; }

@@ -18,6 +18,8 @@ struct EncodingCapabilities {
   PositionKind kind = PositionKind::kNone;
   bool takes_scalings = false;     // rotary: accepts the inference-time RoPE scalings
   bool learned_positions = false;  // has trained position parameters
+  bool score_terms = false;        // adds to the attention scores (a bias or contextual logits): needs softmax attention
+  bool memory = false;             // can carry a memory of earlier segments (the recurrent protocol)
 };
 
 struct EncodingInfo {

@@ -1,5 +1,7 @@
 #include "encodings/rope.h"
 
+#include "encodings/options.h"
+
 #include <fmt/format.h>
 
 namespace lb {
@@ -108,7 +110,7 @@ std::shared_ptr<Encoding> make_rope(const EncodingSpec& spec) {
     throw std::invalid_argument("rope needs an even head dimension (model.d_model / model.heads)");
   const double fraction = spec.options.value("rotary_fraction", 1.0);
   if (!(fraction > 0 && fraction <= 1) || std::llround(fraction * double(spec.head_dim() / 2)) < 1)
-    throw std::invalid_argument(fmt::format("rope option \"rotary_fraction\" must be in (0, 1] and rotate at least one "
+    throw OptionError("rotary_fraction", fmt::format("rope option \"rotary_fraction\" must be in (0, 1] and rotate at least one "
                                             "of the head's {} dimension pairs, got {}", spec.head_dim() / 2, fraction));
   return std::make_shared<Rope>(spec);
 }

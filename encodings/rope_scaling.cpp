@@ -113,6 +113,13 @@ int64_t rerope_window_of(const RopeScalingArgs& a) {
   return w > 0 ? w : std::max<int64_t>(1, a.train_length / 2);
 }
 
+// Adjusted base frequency (Xiong et al. 2023, "Effective Long-Context Scaling"; Qwen2 raised
+// 10,000 to 1,000,000 going from 4k to 32k): the rotary base replaced by abf_base, meant to be
+// fine-tuned at the target length. At abf_base = the model's base it is plain RoPE.
+RopeFrequencies adjusted_base(const RopeScalingArgs& a) {
+  return {rope_inv_freq(a.head_dim, double(a.options.at("abf_base"))), 1.0, 1.0};
+}
+
 RopeFrequencies rerope(const RopeScalingArgs& a) {
   RopeFrequencies f = plain(a);
   f.rerope_window = rerope_window_of(a);
@@ -150,10 +157,12 @@ const std::vector<ScalingMethod>& scaling_methods() {
       {"longrope", "LongRoPE (Ding et al. 2024): per-dimension rescale factors, long past L, short up to L",
        {{"short_factor", json::array()}, {"long_factor", json::array()}, {"attention_factor", 0.0}},
        FactorRule::kGiven, longrope, /*always_per_length=*/true},
+      {"abf", "adjusted base frequency (Xiong et al. 2023; Qwen2): the rotary base replaced by abf_base, for "
+              "fine-tuning at the target length", {{"abf_base", 500000.0}}, FactorRule::kNone, adjusted_base},
       {"rerope", "ReRoPE (Su 2023): distances past `window` (0 = L/2) clipped to it; costs a second QK product",
-       {{"window", 0.0}}, FactorRule::kNone, rerope},
+       {{"window", 0.0}}, FactorRule::kNone, rerope, false, true},
       {"leaky-rerope", "leaky ReRoPE: distances past `window` (0 = L/2) grow by 1/s; costs a second QK product",
-       {{"window", 0.0}}, FactorRule::kGiven, leaky_rerope},
+       {{"window", 0.0}}, FactorRule::kGiven, leaky_rerope, false, true},
   };
   return methods;
 }
@@ -175,6 +184,8 @@ Scaling validate_scaling(Scaling scaling) {
       throw OptionError("factor",
           fmt::format("scaling factor must be \"auto\" or a number >= 1, got {}", *scaling.factor));
   }
+  if (options.contains("abf_base") && !(double(options.at("abf_base")) > 0))
+    throw OptionError("abf_base", fmt::format("scaling \"{}\" option \"abf_base\" must be > 0", scaling.method));
   if (options.contains("window") && !(double(options.at("window")) >= 0))
     throw OptionError("window", fmt::format("scaling \"{}\" option \"window\" must be >= 0 (0 = L/2)", scaling.method));
   if (scaling.exact_chunk) {

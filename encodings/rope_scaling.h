@@ -53,6 +53,8 @@ struct ScalingMethod {
   RopeScalingFn compute;
   // The frequencies change with T even at a fixed factor (LongRoPE switches factor lists past L).
   bool always_per_length = false;
+  // Scores some pairs with a second product (ReRoPE): needs softmax attention's scores.
+  bool second_product = false;
 };
 
 const std::vector<ScalingMethod>& scaling_methods();

@@ -298,14 +298,14 @@ TEST_CASE("CoPE: positions are reverse cumulative sums of sigmoid gates, logits 
   auto q = torch::tensor({1.f, 0.f, 0.f, 1.f}).view({1, 1, 2, 2});
   auto scores = torch::tensor({0.f, -inf, float(std::log(3.0)), 0.f}).view({1, 1, 2, 2});
   REQUIRE(enc->positions(2, torch::kCPU).contextual);
-  auto extra = enc->contextual_logits(q, scores, 0)[0][0];
+  auto extra = enc->contextual_logits(q, q, scores, 0, 0)[0][0];
   // The authors score the unscaled query: q here is scaled by 1/sqrt(2), so each term gains sqrt(2).
   CHECK(extra[0][0].item<double>() == Approx(0.5 * std::sqrt(2.0)));
   CHECK(extra[1][0].item<double>() == Approx(10 * 2.25 * std::sqrt(2.0)));
   CHECK(extra[1][1].item<double>() == Approx(10 * 1.5 * std::sqrt(2.0)));
   // Counts past npos_max - 1 are clamped there: 8 open gates count 3, not 8.
   auto open = torch::full({1, 1, 1, 8}, 50.f);
-  CHECK(enc->contextual_logits(torch::tensor({1.f, 0.f}).view({1, 1, 1, 2}), open, 0)[0][0][0][0].item<double>() ==
+  CHECK(enc->contextual_logits(torch::tensor({1.f, 0.f}).view({1, 1, 1, 2}), {}, open, 0, 0)[0][0][0][0].item<double>() ==
         Approx(3 * std::sqrt(2.0)));
 }
 

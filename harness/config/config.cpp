@@ -92,8 +92,15 @@ RunSpec read_run(const json& entry, size_t index) {
   run.name = string_field("name", run.scaling.method == "none" ? run.encoding : run.encoding + "+" + run.scaling.method);
   for (const auto& [key, value] : entry.items())
     if (key != "name" && key != "encoding" && key != "scaling" && key != "factor" && key != "finetune" &&
-        key != "exact_chunk")
+        key != "exact_chunk" && key != "attention")
       run.options[key] = value;
+  if (entry.contains("attention")) {
+    try {
+      run.attention = parse_vocabulary<AttentionKind>(string_field("attention", "softmax"));
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(fmt::format("config key \"{}.attention\": {}", where, e.what()));
+    }
+  }
   if (entry.contains("factor")) {
     const auto& f = entry["factor"];
     if (f.is_string() && f == "auto") {

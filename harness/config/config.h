@@ -69,6 +69,7 @@ struct DataConfig {
 
 struct ModelConfig {
   int64_t vocab = 256;  // not a config key: the corpus's tokenizer decides it
+  AttentionKind attention = AttentionKind::kSoftmax;  // not a config key: the run entry's "attention"
   int64_t layers = 4;
   int64_t d_model = 128;
   int64_t heads = 4;
@@ -134,9 +135,14 @@ struct FinetuneConfig {
   int64_t steps = 0;
   double length = 2.0;  // multiple of train.length
   double lr = 0.0;      // 0 = train.lr * 0.1
+  // Absolute tables (learned): before fine-tuning, grow the trained rows to the target length by
+  // "copy" (row i takes row i mod L) or "interpolate" (every row p takes the trained table at
+  // p * (L - 1) / (T - 1), positions compressed as PI compresses them); "none" leaves the
+  // untrained rows as they were.
+  std::string extend = "none";
   template <class Self, class Visit>
   static void fields(Self& s, Visit&& v) {
-    v("steps", s.steps), v("length", s.length), v("lr", s.lr);
+    v("steps", s.steps), v("length", s.length), v("lr", s.lr), v("extend", s.extend);
   }
 };
 
@@ -160,6 +166,7 @@ struct RunSpec {
   std::string encoding;
   nlohmann::json options = nlohmann::json::object();  // the entry's other keys, as written
   nlohmann::json encoding_options = nlohmann::json::object();
+  AttentionKind attention = AttentionKind::kSoftmax;  // the entry's "attention"
   Scaling scaling;
   FinetuneConfig finetune;
   nlohmann::json entry;  // the run entry as written, with defaults filled

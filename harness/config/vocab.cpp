@@ -6,6 +6,8 @@ const std::vector<Named<Protocol>>& Vocabulary<Protocol>::entries() {
   static const std::vector<Named<Protocol>> table = {
       {Protocol::kNonoverlapping, "nonoverlapping", "windows of T tokens side by side; every token scored once"},
       {Protocol::kSliding, "sliding", "windows of T sliding by the stride; every scored token has >= T - stride context"},
+      {Protocol::kRecurrent, "recurrent",
+       "windows of T read segment by segment (L tokens each) with the model's memory of earlier segments (txl)"},
       {Protocol::kTask, "task", "synthetic task instances of T + 1 tokens, scored by exact match on the answer"},
   };
   return table;
@@ -37,6 +39,16 @@ const std::vector<Named<SampleKind>>& Vocabulary<SampleKind>::entries() {
   return table;
 }
 
+const std::vector<Named<AttentionKind>>& Vocabulary<AttentionKind>::entries() {
+  static const std::vector<Named<AttentionKind>> table = {
+      {AttentionKind::kSoftmax, "softmax", "softmax over the scores (every encoding)"},
+      {AttentionKind::kLinear, "linear",
+       "causal linear attention, phi(x) = elu(x) + 1, in chunked prefix-sum form: cost linear in T (Katharopoulos et "
+       "al. 2020); positions from nope, rope, sinusoidal or learned"},
+  };
+  return table;
+}
+
 const std::vector<Named<TokenizerKind>>& Vocabulary<TokenizerKind>::entries() {
   static const std::vector<Named<TokenizerKind>> table = {
       {TokenizerKind::kBytes, "bytes", "one token per byte (vocabulary 256)"},
@@ -46,7 +58,7 @@ const std::vector<Named<TokenizerKind>>& Vocabulary<TokenizerKind>::entries() {
 }
 
 const std::vector<Protocol>& text_protocols() {
-  static const std::vector<Protocol> protocols = {Protocol::kNonoverlapping, Protocol::kSliding};
+  static const std::vector<Protocol> protocols = {Protocol::kNonoverlapping, Protocol::kSliding, Protocol::kRecurrent};
   return protocols;
 }
 

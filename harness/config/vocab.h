@@ -8,7 +8,9 @@
 namespace lb {
 
 // How an evaluation length is scored (harness/eval/windows.h): text protocols, or task instances.
-enum class Protocol { kNonoverlapping, kSliding, kTask };
+enum class Protocol { kNonoverlapping, kSliding, kRecurrent, kTask };
+// How attention combines keys: softmax over scores, or causal kernelized (linear) attention.
+enum class AttentionKind { kSoftmax, kLinear };
 // The precision a run computes in; auto = the faster of the two on this machine.
 enum class Precision { kAuto, kBf16, kFp32 };
 enum class DeviceChoice { kAuto, kCpu, kCuda };
@@ -35,6 +37,11 @@ template <>
 struct Vocabulary<SampleKind> {
   static constexpr const char* what = "sample";
   static const std::vector<Named<SampleKind>>& entries();
+};
+template <>
+struct Vocabulary<AttentionKind> {
+  static constexpr const char* what = "attention";
+  static const std::vector<Named<AttentionKind>>& entries();
 };
 template <>
 struct Vocabulary<TokenizerKind> {

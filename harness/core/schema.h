@@ -31,6 +31,7 @@ namespace lb {
   X(plots, "plots", "report: the PNG files written")                                                                \
   /* a run entry */                                                                                                 \
   X(encoding, "encoding", "run: the trained-in encoding")                                                           \
+  X(attention, "attention", "run: linear when the run uses linear attention (absent: softmax)")                     \
   X(scaling, "scaling", "run: the inference-time scaling (none for plain models)")                                  \
   X(factor, "factor", "run: the scaling factor s, \"auto\", or null")                                               \
   X(scaling_options, "scaling_options", "run: the scaling's options, defaults filled")                              \

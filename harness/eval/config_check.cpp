@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 #include <algorithm>
 
+#include "encodings/registry.h"
 #include "harness/eval/windows.h"
 
 namespace lb {
@@ -34,6 +35,13 @@ void check_eval_config(Config& c) {
           "config keys \"eval.passkey.trials\" (>= 0) and \"eval.passkey.digits\" (>= 1) out of range");
   for (double d : e.passkey.depths)
     require(d >= 0 && d <= 1, fmt::format("config key \"eval.passkey.depths\": {} is not in [0, 1]", d));
+  if (std::count(e.protocols.begin(), e.protocols.end(), Protocol::kRecurrent) > 0)
+    for (size_t i = 0; i < c.runs.size(); ++i)
+      require(encoding_info(c.runs[i].encoding).capabilities.memory,
+              fmt::format("config key \"eval.protocols\" includes \"recurrent\", which reads text segment by segment "
+                          "with a memory, but runs[{}] (\"{}\", encoding \"{}\") has none; only encodings with memory "
+                          "(txl) take it -- evaluate the others in a config of their own", i, c.runs[i].name,
+                          c.runs[i].encoding));
   require(!(c.data.is_task() && e.passkey.trials > 0),
           "config key \"eval.passkey.trials\": the passkey probe writes text prompts; task data has the "
           "\"passkey\" task instead (set trials to 0)");

@@ -78,6 +78,13 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, const EvalSample&
 
   torch::InferenceMode inference;
   model->eval();
+  // The recurrent protocol: each window read in segments of L with the model's memory.
+  struct RecurrentScope {
+    GPT& model;
+    bool previous;
+    ~RecurrentScope() { model->set_recurrent(previous); }
+  } recurrent{model, model->recurrent()};
+  model->set_recurrent(opt.protocol == Protocol::kRecurrent);
   for (int64_t first = 0; first < W; first += batch) {
     const int64_t n = std::min(batch, W - first);
     auto batch_starts = plan_starts.narrow(0, first, n);

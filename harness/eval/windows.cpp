@@ -33,8 +33,9 @@ WindowPlan plan_sliding_with_context(int64_t chunk, int64_t T, int64_t stride) {
 }
 
 WindowPlan plan_for(Protocol protocol, int64_t chunk, int64_t T, int64_t stride) {
+  // The recurrent protocol reads the same windows as non-overlapping, segment by segment inside each.
   return protocol == Protocol::kSliding ? plan_sliding_with_context(chunk, T, stride)
-                                        : plan_windows(protocol, chunk, T, stride);
+                                        : plan_windows(Protocol::kNonoverlapping, chunk, T, stride);
 }
 
 int64_t default_sliding_stride(int64_t train_length) { return std::max<int64_t>(1, train_length / 2); }

@@ -66,11 +66,11 @@ torch::Tensor mask_rows(Encoding& encoding, PositionTableCache* causal, int64_t 
   return mask;
 }
 
-// Scores of queries qr [B, H, n, hd] (already rotated and scaled) against keys kr [B, H, m, hd],
-// softmax, times v [B, H, m, hd].
+// Scores of queries qr [B, H, n, hd] (already rotated and scaled; positions q0 .. q0 + n - 1)
+// against keys kr [B, H, m, hd] (positions 0 .. m - 1), softmax, times v [B, H, m, hd].
 torch::Tensor attend_rows(const torch::Tensor& qr, const torch::Tensor& kr, const torch::Tensor& qf,
                           const torch::Tensor& kf, const torch::Tensor& v, const torch::Tensor& mask,
-                          const torch::Tensor& far, const AttentionInputs& in, int64_t layer) {
+                          const torch::Tensor& far, const AttentionInputs& in, int64_t layer, int64_t q0) {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
   // On CUDA, attention whose position information is a plain additive mask goes to torch's fused
   // kernels (flash or memory-efficient): q arrives scaled, hence scale 1. Causal without a bias
@@ -85,8 +85,13 @@ torch::Tensor attend_rows(const torch::Tensor& qr, const torch::Tensor& kr, cons
   if (far.defined())  // ReRoPE: far pairs are scored with the second rotation
     scores = torch::where(far, lb::matmul(qf, kf.transpose(-2, -1)), scores);
   scores.add_(mask);  // softmax accumulates in fp32 internally either way
-  if (in.contextual) scores = scores + in.contextual->contextual_logits(qr, scores, layer).to(scores.scalar_type());
-  return lb::matmul(torch::softmax(scores, -1), v);
+  if (!in.contextual) return lb::matmul(torch::softmax(scores, -1), v);
+  scores = scores + in.contextual->contextual_logits(qr, kr, scores, layer, q0).to(scores.scalar_type());
+  const auto probs = torch::softmax(scores, -1);
+  auto out = lb::matmul(probs, v);
+  if (auto values = in.contextual->contextual_values(probs, layer, q0); values.defined())
+    out = out + values.to(out.scalar_type());
+  return out;
 }
 
 }  // namespace
@@ -104,9 +109,17 @@ int64_t query_block_rows(int64_t B, int64_t heads, int64_t T, bool inference) {
 }
 
 AttentionInputs build_attention_inputs(Encoding& encoding, PositionTableCache& causal, int64_t B, int64_t T,
-                                       int64_t heads, int64_t head_dim, torch::Device device) {
+                                       int64_t heads, int64_t head_dim, torch::Device device, AttentionKind kind) {
   const PositionInputs pos = encoding.positions(T, device);
   AttentionInputs in;
+  if (kind == AttentionKind::kLinear) {  // no scale, no mask: phi(q), phi(k) and the rotation alone
+    in.linear = true;
+    if (pos.cos.defined()) {
+      in.q = rotary_tables(pos.cos, pos.sin, pos.q_scale);
+      in.k = rotary_tables(pos.cos, pos.sin, pos.k_scale);
+    }
+    return in;
+  }
   in.q_scale = pos.logit_scale / std::sqrt(double(head_dim));
   if (pos.cos.defined()) {
     in.q = rotary_tables(pos.cos, pos.sin, pos.q_scale, in.q_scale);
@@ -131,33 +144,78 @@ AttentionInputs build_attention_inputs(Encoding& encoding, PositionTableCache& c
   return in;
 }
 
+torch::Tensor linear_attention(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& c,
+                               const torch::Tensor& d, const torch::Tensor& v, int64_t chunk) {
+  const int64_t T = a.size(2);
+  const auto f32 = [](const torch::Tensor& t) { return t.to(torch::kFloat32); };
+  auto S = torch::zeros({a.size(0), a.size(1), b.size(3), v.size(3)}, a.options().dtype(torch::kFloat32));
+  auto z = torch::zeros({a.size(0), a.size(1), d.size(3)}, a.options().dtype(torch::kFloat32));
+  std::vector<torch::Tensor> parts;
+  for (int64_t c0 = 0; c0 < T; c0 += chunk) {
+    const int64_t n = std::min(chunk, T - c0);
+    auto ac = f32(a.narrow(2, c0, n)), bc = f32(b.narrow(2, c0, n)), cc = f32(c.narrow(2, c0, n)),
+         dc = f32(d.narrow(2, c0, n)), vc = f32(v.narrow(2, c0, n));
+    auto causal = torch::ones({n, n}, ac.options()).tril();
+    auto numerator = torch::matmul(torch::matmul(ac, bc.transpose(-2, -1)) * causal, vc) + torch::matmul(ac, S);
+    auto denominator = (torch::matmul(cc, dc.transpose(-2, -1)) * causal).sum(-1) +
+                       torch::matmul(cc, z.unsqueeze(-1)).squeeze(-1);
+    parts.push_back(numerator / (denominator.unsqueeze(-1) + 1e-6));
+    S = S + torch::matmul(bc.transpose(-2, -1), vc);
+    z = z + dc.sum(2);
+  }
+  return torch::cat(parts, 2).to(v.scalar_type());
+}
+
+namespace {
+
+RotaryTables rows_of(const RotaryTables& t, int64_t first, int64_t n) {
+  if (!t.c.defined()) return t;
+  return {t.c.narrow(0, first, n), t.s.narrow(0, first, n)};
+}
+
+}  // namespace
+
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const AttentionInputs& in,
-                     int64_t layer) {
+                     int64_t layer, int64_t first) {
+  const int64_t Tq = q.size(2);
+  if (in.linear) {
+    auto phi = [](const torch::Tensor& x) { return torch::elu(x.to(torch::kFloat32)) + 1; };
+    const auto pq = phi(q), pk = phi(k);
+    const auto rq = in.q.c.defined() ? rotate(pq, rows_of(in.q, first, Tq)) : pq;
+    const auto rk = in.k.c.defined() ? rotate(pk, in.k) : pk;
+    if (first == 0) return linear_attention(rq, rk, pq, pk, v);
+    // A memory of earlier keys: the first `first` keys only feed the running sums.
+    return linear_attention(torch::cat({torch::zeros_like(rk.narrow(2, 0, first)), rq}, 2), rk,
+                            torch::cat({torch::zeros_like(pk.narrow(2, 0, first)), pq}, 2), pk, v)
+        .narrow(2, first, Tq);
+  }
   // q carries the attention's scale (T x hd rather than the T x T scores), inside its rotary
   // tables when there are any.
   torch::Tensor qr, kr, qf, kf;
   if (in.q.c.defined()) {
-    qr = rotate(q, in.q);
+    qr = rotate(q, rows_of(in.q, first, Tq));
     kr = rotate(k, in.k);
     if (in.q_far.c.defined()) {
-      qf = rotate(q, in.q_far);
+      qf = rotate(q, rows_of(in.q_far, first, Tq));
       kf = rotate(k, in.k_far);
     }
   } else {
     qr = q * in.q_scale;
     kr = k;
   }
-  if (in.block == 0) return attend_rows(qr, kr, qf, kf, v, in.mask, in.far, in, layer);
-  const int64_t T = q.size(2);
+  if (in.block == 0) {
+    const auto rows = [&](const torch::Tensor& t) { return t.defined() && first > 0 ? t.narrow(-2, first, Tq) : t; };
+    return attend_rows(qr, kr, qf, kf, v, rows(in.mask), rows(in.far), in, layer, first);
+  }
   torch::Tensor out;
-  for (int64_t q0 = 0; q0 < T; q0 += in.block) {
-    const int64_t q1 = std::min(T, q0 + in.block), n = q1 - q0;
+  for (int64_t r0 = 0; r0 < Tq; r0 += in.block) {
+    const int64_t n = std::min(in.block, Tq - r0), q0 = first + r0, q1 = q0 + n;
     const auto [mask, far] = in.rows(q0, q1);
-    auto rows = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(2, q0, n) : t; };
+    auto rows = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(2, r0, n) : t; };
     auto keys = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(2, 0, q1) : t; };
-    auto o = attend_rows(rows(qr), keys(kr), rows(qf), keys(kf), keys(v), mask, far, in, layer);
-    if (!out.defined()) out = torch::empty({q.size(0), q.size(1), T, v.size(3)}, o.options());
-    out.narrow(2, q0, n).copy_(o);
+    auto o = attend_rows(rows(qr), keys(kr), rows(qf), keys(kf), keys(v), mask, far, in, layer, q0);
+    if (!out.defined()) out = torch::empty({q.size(0), q.size(1), Tq, v.size(3)}, o.options());
+    out.narrow(2, r0, n).copy_(o);
   }
   return out;
 }

@@ -42,6 +42,7 @@ struct AttentionInputs {
   std::function<std::pair<torch::Tensor, torch::Tensor>(int64_t q0, int64_t q1)> rows;
   Encoding* contextual = nullptr;  // adds its contextual_logits to the scores (CoPE)
   bool plain_causal = false;       // no bias: the mask is the causal one alone
+  bool linear = false;             // causal linear attention instead of softmax (no mask, no bias)
 };
 
 // Bytes one layer's scores may take before inference scores queries in blocks.
@@ -63,11 +64,22 @@ int64_t query_block_rows(int64_t B, int64_t heads, int64_t T, bool inference);
 
 // The inputs for a batch of B sequences of length T. `causal` caches the [T, T] causal mask.
 AttentionInputs build_attention_inputs(Encoding& encoding, PositionTableCache& causal, int64_t B, int64_t T,
-                                       int64_t heads, int64_t head_dim, torch::Device device);
+                                       int64_t heads, int64_t head_dim, torch::Device device,
+                                       AttentionKind kind = AttentionKind::kSoftmax);
 
-// Causal attention of q, k, v [B, H, T, hd]: rotation (and ReRoPE's second one), scale, mask and
-// bias, contextual logits. -> [B, H, T, hd].
+// Causal attention of queries q [B, H, Tq, hd] at positions first_query .. first_query + Tq - 1
+// over keys and values k, v [B, H, first_query + Tq, hd] at positions 0 .. (first_query > 0:
+// a memory of earlier tokens before the segment): rotation (and ReRoPE's second one), scale, mask
+// and bias, contextual logits. The inputs describe all first_query + Tq positions. -> [B, H, Tq, hd].
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const AttentionInputs& in,
-                     int64_t layer);
+                     int64_t layer, int64_t first_query = 0);
+
+// Causal linear attention (Katharopoulos et al. 2020): out_i = sum_{j<=i} (a_i . b_j) v_j /
+// sum_{j<=i} (c_i . d_j) with a, b the numerator's features (phi(q), phi(k), rotated for RoPE as
+// RoFormer does) and c, d the denominator's (phi(q), phi(k), never rotated, so it stays positive),
+// phi(x) = elu(x) + 1. Computed in chunks of `chunk` queries: within a chunk the masked quadratic
+// form, across chunks the running sums S = sum b_j v_j^T and z = sum d_j -- linear in T.
+torch::Tensor linear_attention(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& c,
+                               const torch::Tensor& d, const torch::Tensor& v, int64_t chunk = 64);
 
 }  // namespace lb

@@ -14,15 +14,16 @@ EncodingSpec encoding_spec(const Config& c, const RunSpec& run, int64_t max_leng
   return spec;
 }
 
-ModelConfig model_config(const Config& c, int64_t vocab) {
+ModelConfig model_config(const Config& c, const RunSpec& run, int64_t vocab) {
   ModelConfig mc = c.model;
   mc.vocab = vocab;
+  mc.attention = run.attention;
   return mc;
 }
 
 GPT build_model(const Config& c, const RunSpec& run, int64_t vocab, int64_t max_length, uint64_t seed) {
   torch::manual_seed(seed);
-  return GPT(model_config(c, vocab), make_encoding(encoding_spec(c, run, max_length)));
+  return GPT(model_config(c, run, vocab), make_encoding(encoding_spec(c, run, max_length)));
 }
 
 double non_embedding_parameters(const Config& c, const std::string& encoding, int64_t max_length) {

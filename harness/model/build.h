@@ -12,8 +12,8 @@ namespace lb {
 
 // `max_length`: the longest sequence the model will see (sizes learned absolute tables).
 EncodingSpec encoding_spec(const Config& c, const RunSpec& run, int64_t max_length);
-// The model shape for a corpus of `vocab` tokens.
-ModelConfig model_config(const Config& c, int64_t vocab);
+// The model shape of `run` for a corpus of `vocab` tokens.
+ModelConfig model_config(const Config& c, const RunSpec& run, int64_t vocab);
 // Seeds the global generator with `seed`, so a config, encoding and seed always start from the
 // same weights.
 GPT build_model(const Config& c, const RunSpec& run, int64_t vocab, int64_t max_length, uint64_t seed);

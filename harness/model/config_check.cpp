@@ -4,9 +4,11 @@
 #include <fmt/ranges.h>
 #include <set>
 
+#include "encodings/encoding.h"
 #include "encodings/options.h"
 #include "encodings/registry.h"
 #include "encodings/rope_scaling.h"
+#include "harness/model/build.h"
 
 namespace lb {
 
@@ -60,6 +62,25 @@ void check_run(RunSpec& run, size_t index) {
   } catch (const OptionError& e) {
     throw ConfigError(fmt::format("config key \"{}.{}\": {}", where, e.key, e.what()));
   }
+  if (run.attention == AttentionKind::kLinear) {
+    if (info->capabilities.score_terms)
+      throw ConfigError(fmt::format("config key \"{}.attention\": linear attention never forms the scores, so it cannot "
+                                    "take encoding \"{}\", which adds to them (a bias or contextual logits); use nope, "
+                                    "rope, xpos, sinusoidal or learned", where, run.encoding));
+    if (scaling->second_product)
+      throw ConfigError(fmt::format("config key \"{}.scaling\": \"{}\" needs the scores (a second product); linear "
+                                    "attention has none", where, run.scaling.method));
+  }
+  const std::string extend = run.finetune.extend;
+  if (extend != "none" && extend != "copy" && extend != "interpolate")
+    throw ConfigError(fmt::format("config key \"{}.finetune.extend\" is \"{}\"; allowed: none, copy, interpolate", where,
+                                  extend));
+  if (extend != "none" && !(info->capabilities.learned_positions && info->capabilities.kind == PositionKind::kAbsolute))
+    throw ConfigError(fmt::format("config key \"{}.finetune.extend\": only a learned absolute table (learned) has rows "
+                                  "to extend, not encoding \"{}\"", where, run.encoding));
+  if (extend != "none" && run.finetune.steps == 0)
+    throw ConfigError(fmt::format("config key \"{}.finetune.extend\" extends the table for fine-tuning; set "
+                                  "finetune.steps > 0", where));
   // "auto" = s from the sequence length, whether chosen (kGiven) or built in (kFromLength).
   run.entry["factor"] = scaling->factor_rule == FactorRule::kNone ? json(nullptr)
                         : run.scaling.factor                      ? json(*run.scaling.factor)
@@ -76,10 +97,22 @@ void check_model_config(Config& c) {
   require(c.model.d_model % c.model.heads == 0,
           fmt::format("config key \"model.d_model\" ({}) must be divisible by \"model.heads\" ({})", c.model.d_model,
                       c.model.heads));
+  int64_t longest = c.train.length;  // the longest sequence a model will see, as the runner sizes it
+  for (double m : c.eval.lengths) longest = std::max(longest, c.eval_length(m));
+  for (const auto& run : c.runs) longest = std::max(longest, c.eval_length(run.finetune.length));
   for (size_t i = 0; i < c.runs.size(); ++i) {
     auto& run = c.runs[i];
     check_run(run, i);
     c.resolved["runs"][i] = run.entry;
+    // The encoding's own option rules (ranges, sizes that must fit L), now rather than when the
+    // model is first built: an encoding is cheap to make.
+    try {
+      make_encoding(encoding_spec(c, run, longest));
+    } catch (const OptionError& e) {
+      throw ConfigError(fmt::format("config key \"runs[{}].{}\": {}", i, e.key, e.what()));
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(fmt::format("config key \"runs[{}]\" (encoding \"{}\"): {}", i, run.encoding, e.what()));
+    }
     // List-valued scaling options need one entry per rotated pair.
     const int64_t pairs = std::llround(run.encoding_options.value("rotary_fraction", 1.0) *
                                        double(c.model.d_model / c.model.heads / 2));

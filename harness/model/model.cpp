@@ -46,15 +46,18 @@ torch::Tensor embed_tokens(const torch::Tensor& tokens, const torch::Tensor& wte
 }
 
 torch::Tensor block_forward(const torch::Tensor& input, const BlockWeights& w, const AttentionInputs& in, int64_t layer,
-                            int64_t heads) {
+                            int64_t heads, const torch::Tensor& memory) {
   const int64_t T = input.size(-2), C = input.size(-1), hd = C / heads;
+  const int64_t M = memory.defined() ? memory.size(1) : 0;
+  const auto keys_in = M > 0 ? torch::cat({memory, input}, 1) : input;
   // unbind, not indexing: its backward stacks the three gradients instead of scattering each
-  // into a zero-filled copy of the whole qkv tensor. q, k, v: [N, H, T, hd], N = B (or S * B).
-  auto qkv = weights_linear(weights_layer_norm(input, w.ln1_weight, w.ln1_bias), w.qkv)
-                 .view({-1, T, 3, heads, hd})
+  // into a zero-filled copy of the whole qkv tensor. q, k, v: [N, H, M + T, hd], N = B (or S * B).
+  auto qkv = weights_linear(weights_layer_norm(keys_in, w.ln1_weight, w.ln1_bias), w.qkv)
+                 .view({-1, M + T, 3, heads, hd})
                  .permute({2, 0, 3, 1, 4})
                  .unbind(0);
-  auto y = attend(qkv[0], qkv[1], qkv[2], in, layer);  // [N, H, T, hd]
+  const auto q = M > 0 ? qkv[0].narrow(2, M, T) : qkv[0];
+  auto y = attend(q, qkv[1], qkv[2], in, layer, M);  // [N, H, T, hd]
   auto x = input + weights_linear(y.transpose(1, 2).reshape(input.sizes()), w.proj);
   return x + weights_linear(lb::gelu(weights_linear(weights_layer_norm(x, w.ln2_weight, w.ln2_bias), w.fc)), w.fc_proj);
 }
@@ -105,7 +108,8 @@ GPTImpl::GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding)
 }
 
 AttentionInputs GPTImpl::attention_inputs(int64_t B, int64_t T, torch::Device device) {
-  return build_attention_inputs(*encoding_, causal_, B, T, cfg_.heads, cfg_.d_model / cfg_.heads, device);
+  return build_attention_inputs(*encoding_, causal_, B, T, cfg_.heads, cfg_.d_model / cfg_.heads, device,
+                                cfg_.attention);
 }
 
 GPTWeights GPTImpl::weights() const {
@@ -117,8 +121,30 @@ GPTWeights GPTImpl::weights() const {
   return w;
 }
 
+torch::Tensor GPTImpl::forward_segments(const torch::Tensor& tokens, const GPTWeights& w) {
+  const int64_t L = encoding_->spec().train_length, M = encoding_->memory_length(), B = tokens.size(0);
+  std::vector<torch::Tensor> memory(w.blocks.size()), parts;
+  for (int64_t s0 = 0; s0 < tokens.size(1); s0 += L) {
+    const auto segment = tokens.narrow(1, s0, std::min(L, tokens.size(1) - s0));
+    auto x = encoding_->embed(embed_tokens(segment, w.wte));
+    const int64_t held = memory[0].defined() ? memory[0].size(1) : 0;
+    const AttentionInputs in = attention_inputs(B, held + segment.size(1), tokens.device());
+    for (size_t l = 0; l < w.blocks.size(); ++l) {
+      const auto input = x;
+      x = block_forward(x, w.blocks[l], in, int64_t(l), cfg_.heads, memory[l]);
+      // The last M inputs of this layer, without gradient: the next segment's memory.
+      const auto all = memory[l].defined() ? torch::cat({memory[l], input}, 1) : input;
+      memory[l] = all.narrow(1, std::max<int64_t>(0, all.size(1) - M), std::min(M, all.size(1))).detach();
+    }
+    parts.push_back(lm_head(weights_layer_norm(x, w.ln_f_weight, w.ln_f_bias), w.wte, is_training()));
+  }
+  return torch::cat(parts, 1);
+}
+
 torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
   const GPTWeights w = weights();
+  if (encoding_->memory_length() > 0 && (recurrent_ || is_training()) && tokens.size(1) > encoding_->spec().train_length)
+    return forward_segments(tokens, w);
   auto x = encoding_->embed(embed_tokens(tokens, w.wte));
   // Position tables, rotary tables and the mask are built once here and shared by every layer.
   const AttentionInputs in = attention_inputs(tokens.size(0), tokens.size(1), tokens.device());

@@ -45,8 +45,11 @@ torch::Tensor weights_layer_norm(const torch::Tensor& x, const torch::Tensor& we
 // reads its own table) -> [..., T, C].
 torch::Tensor embed_tokens(const torch::Tensor& tokens, const torch::Tensor& wte);
 // One pre-LN block: x + attention(ln1(x)), then + MLP(ln2(x)). x [B, T, C], or [S, B, T, C].
+// `memory` [B, M, C] (optional, one model only): this layer's input hidden states of the M tokens
+// before the segment, attended to as extra keys and values (Transformer-XL; `in` then describes
+// M + T positions).
 torch::Tensor block_forward(const torch::Tensor& x, const BlockWeights& w, const AttentionInputs& in, int64_t layer,
-                            int64_t heads);
+                            int64_t heads, const torch::Tensor& memory = {});
 // Every block, then the final LayerNorm.
 torch::Tensor transformer_body(torch::Tensor x, const GPTWeights& w, const AttentionInputs& in, int64_t heads);
 // The tied output head -> fp32 logits. Training keeps autocast's dtype for the product; evaluation
@@ -78,8 +81,12 @@ TORCH_MODULE(Block);
 class GPTImpl : public torch::nn::Module {
  public:
   GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding);
-  // tokens [B, T] int64 -> logits [B, T, vocab] (fp32).
+  // tokens [B, T] int64 -> logits [B, T, vocab] (fp32). A model whose encoding has memory reads a
+  // sequence longer than L in segments of L with memory when training or recurrent() is set.
   torch::Tensor forward(const torch::Tensor& tokens);
+  // The recurrent protocol: read sequences segment by segment with memory (encodings with memory).
+  void set_recurrent(bool recurrent) { recurrent_ = recurrent; }
+  bool recurrent() const { return recurrent_; }
   Encoding& encoding() { return *encoding_; }
   const ModelConfig& config() const { return cfg_; }
   int64_t parameter_count() const;
@@ -89,7 +96,10 @@ class GPTImpl : public torch::nn::Module {
   GPTWeights weights() const;
 
  private:
+  torch::Tensor forward_segments(const torch::Tensor& tokens, const GPTWeights& w);
+
   ModelConfig cfg_;
+  bool recurrent_ = false;
   std::shared_ptr<Encoding> encoding_;
   torch::nn::Embedding wte_{nullptr};
   torch::nn::ModuleList blocks_;

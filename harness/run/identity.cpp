@@ -31,10 +31,13 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length, 
   // Bump kModelVersion whenever model or encoding arithmetic changes, so old checkpoints are not
   // silently reused for a different model.
   constexpr int kModelVersion = 4;  // 4: FIRE and KERPLE as their references
-  return {{"version", kModelVersion},  {"model", r["model"]}, {"train", train},
-          {"data", data},              {"seed", seed},
-          {"precision", bf16 ? "bf16" : "fp32"},  {"encoding", run.encoding},
-          {"encoding_options", run.encoding_options}, {"max_length", max_length}};
+  json identity = {{"version", kModelVersion},  {"model", r["model"]}, {"train", train},
+                   {"data", data},              {"seed", seed},
+                   {"precision", bf16 ? "bf16" : "fp32"},  {"encoding", run.encoding},
+                   {"encoding_options", run.encoding_options}, {"max_length", max_length}};
+  // Softmax attention stays out, so identities from before the key existed are unchanged.
+  if (run.attention != AttentionKind::kSoftmax) identity["attention"] = name_of(run.attention);
+  return identity;
 }
 
 json finetune_identity(const json& base_identity, const RunSpec& run) {

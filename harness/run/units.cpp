@@ -93,7 +93,7 @@ bool out_of_memory(const c10::Error& e) {
 
 // The seed-independent part of a run's entry; per-seed records go under "seeds".
 json run_entry(const Config& c, const RunSpec& run, const json& identity) {
-  return {{key::name, run.name},
+  json entry = {{key::name, run.name},
           {key::status, "incomplete"},
           {key::encoding, run.encoding},
           {key::scaling, run.scaling.method},
@@ -105,6 +105,8 @@ json run_entry(const Config& c, const RunSpec& run, const json& identity) {
           {key::trained_model, trained_model_id(identity, run, c.training_seeds())},
           {key::seeds, json::array()},
           {key::results, json::array()}};
+  if (run.attention != AttentionKind::kSoftmax) entry[key::attention] = name_of(run.attention);
+  return entry;
 }
 
 // Trains each model once and evaluates every unit on it.
@@ -220,8 +222,10 @@ class Scheduler {
     const json identity = finetune_identity(unit.identity, run);
     GPT tuned = fresh_model(unit);
     copy_weights(base, tuned);
-    tuned->encoding().set_scaling(run.scaling);
     TrainJob job = finetune_job(c_, run, fmt::format("{} finetune seed {}", run.name, unit.seed), ctx_.compute, unit.seed);
+    if (run.finetune.extend != "none")  // an absolute table's rows grown to the target length first
+      tuned->encoding().extend_positions(c_.train.length, job.train.length, run.finetune.extend);
+    tuned->encoding().set_scaling(run.scaling);
     job.data_parallel = ctx_.data_parallel;
     job.checkpoint = ctx_.checkpoint(run.encoding + "-ft-" + short_hash(identity));
     job.identity = identity;

@@ -66,7 +66,11 @@ TrainStats train(GPT& model, const torch::Tensor& stream, const TrainJob& job, t
   return train(model, stream_batches(stream), job, device);
 }
 
-TrainStats train(GPT& model, const BatchSource& batches, const TrainJob& job, torch::Device device) {
+TrainStats train(GPT& model, const BatchSource& batches, const TrainJob& given, torch::Device device) {
+  // An encoding with memory trains on windows of several consecutive segments of L (the model
+  // reads them one after another, carrying its memory).
+  TrainJob job = given;
+  job.train.length *= model->encoding().train_segments();
   model->to(device);
   std::vector<TrainStats> stats(1);
   if (load_complete_checkpoint(model, job, &stats[0])) {
