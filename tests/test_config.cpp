@@ -145,3 +145,20 @@ TEST_CASE("a run entry's grid expands into one named run per combination of valu
   cfg["runs"][0]["base"] = 3;
   CHECK_THROWS_WITH(parse_config(cfg), Catch::Contains("must not also be set"));
 }
+
+TEST_CASE("a claim comparing one computation with itself is a config error: it cannot fail") {
+  auto side = [](const std::string& run, double length) { return json{{"run", run}, {"length", length}}; };
+  json user = {{"eval", {{"lengths", {1, 2}}}},
+               {"runs", {{{"encoding", "rope"}}, {{"encoding", "rope"}, {"scaling", "dynamic-ntk"}}, {{"encoding", "alibi"}}}}};
+  auto claim = [&](double length, const std::string& right) {
+    return json{{"claim", "c"}, {"left", side("rope+dynamic-ntk", length)}, {"op", "~"}, {"right", side(right, length)},
+                {"tolerance", 0.01}};
+  };
+  // Dynamic NTK's factor is 1 up to L: at 1L it is plain RoPE's computation on the same weights.
+  user["claims"] = {claim(1, "rope")};
+  CHECK_THROWS_WITH(parse_config(user), Catch::Contains("claims[0]") && Catch::Contains("cannot fail"));
+  user["claims"] = {claim(2, "rope")};  // past L the frequencies differ
+  CHECK_NOTHROW(parse_config(user));
+  user["claims"] = {claim(1, "alibi")};  // other weights
+  CHECK_NOTHROW(parse_config(user));
+}

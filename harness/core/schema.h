@@ -90,6 +90,7 @@ namespace lb {
   X(sequences, "sequences", "per_document (tasks): instances per cluster (1)")                                      \
   X(token_accuracy_sum, "token_accuracy_sum", "per_document (tasks): answer tokens right")                          \
   X(cluster_count, "cluster_count", "stderr_parts: clusters (documents or instances)")                              \
+  X(cluster_df, "cluster_df", "stderr_parts: Bell-McCaffrey degrees of freedom of the cluster part (CR2)")          \
   X(seed_count, "seed_count", "stderr_parts: seeds")                                                                \
   X(df, "df", "stderr_parts, claim: degrees of freedom (Satterthwaite)")                                            \
   /* the passkey probe */                                                                                           \
@@ -112,7 +113,20 @@ namespace lb {
   X(stderr_kind, "stderr_kind", "verdict: what the error is paired by")                                             \
   X(same_model, "same_model", "verdict: both sides evaluate the same weights")                                      \
   X(reason, "reason", "verdict: why there is no honest error")                                                      \
-  X(verdict, "verdict", "verdict: held | not held | inconclusive")                                                  \
+  X(verdict, "verdict", "verdict: held | not held | inconclusive | underpowered, after Holm over the report's claims") \
+  X(verdict_uncorrected, "verdict_uncorrected", "verdict: the same before the family correction")                  \
+  X(correction, "correction", "verdict: the family correction applied")                                            \
+  X(p_held, "p_held", "verdict: one-sided p-value of the claim holding (uncorrected)")                              \
+  X(p_not_held, "p_not_held", "verdict: one-sided p-value of the claim failing (uncorrected)")                      \
+  X(p_held_holm, "p_held_holm", "verdict: p_held, Holm-adjusted")                                                   \
+  X(p_not_held_holm, "p_not_held_holm", "verdict: p_not_held, Holm-adjusted")                                       \
+  X(detectable, "detectable", "verdict: smallest effect (or margin/tolerance for <= and ~) seen at 80% power")      \
+  X(power, "power", "verdict: power at the effect power_for names")                                                 \
+  X(power_for, "power_for", "verdict: the paper's effect, the effect observed, or a true difference of 0")          \
+  X(seeds_needed, "seeds_needed", "verdict: training seeds for 80% power at that effect")                           \
+  X(seeds_needed_note, "seeds_needed_note", "verdict: why no seed count is given")                                  \
+  X(effect, "effect", "claim: the paper's effect in nats, in the claim's direction (for power)")                    \
+  X(source, "source", "claim: the paper's sentence the claim encodes")                                              \
   /* the evaluation block */                                                                                        \
   X(sample, "sample", "evaluation: stream | documents | tasks")                                                     \
   X(training_seeds, "training_seeds", "evaluation: the seeds every run trains with")                                \

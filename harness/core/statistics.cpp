@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "harness/core/schema.h"
+#include "harness/core/student_t.h"
 
 namespace lb {
 
@@ -52,49 +53,45 @@ std::string cluster_word(const json& result) {
 }  // namespace
 
 double clustered_stderr(const std::vector<double>& sums, const std::vector<int64_t>& counts) {
-  const size_t D = counts.size();
-  if (D < 2) return kNaN;
-  double n = 0, total = 0;
-  for (size_t d = 0; d < D; ++d) n += double(counts[d]), total += sums[d];
-  const double mean = total / n;
-  double ss = 0;
-  for (size_t d = 0; d < D; ++d) ss += std::pow(sums[d] - double(counts[d]) * mean, 2);
-  return std::sqrt(double(D) / double(D - 1) * ss) / n;
+  return cluster_error(sums, counts).se;
 }
 
-std::pair<double, double> paired_difference(const std::vector<double>& a, const std::vector<double>& b,
+ClusterError cluster_error(const std::vector<double>& sums, const std::vector<int64_t>& counts) {
+  const size_t G = counts.size();
+  if (G < 2) return {kNaN, kNaN};
+  double N = 0, total = 0;
+  for (size_t g = 0; g < G; ++g) N += double(counts[g]), total += sums[g];
+  const double mean = total / N;
+  // CR2: cluster g's residual sum r_g, adjusted by (1 - c_g)^(-1/2), c_g = n_g / N its leverage.
+  double v = 0, S = 0, diagonal = 0;
+  for (size_t g = 0; g < G; ++g) {
+    const double n = double(counts[g]), c = n / N, a2 = 1 / (1 - c);
+    if (!(c < 1)) return {kNaN, kNaN};
+    v += std::pow(sums[g] - n * mean, 2) * a2;
+    // Bell-McCaffrey: M = D_a (diag(n) - n n^T / N) D_a, df = (tr M)^2 / sum_gh M_gh^2, tr M = N.
+    S += a2 * n * n / N;
+    diagonal += a2 * a2 * (std::pow(n - n * n / N, 2) - std::pow(n * n / N, 2));
+  }
+  return {std::sqrt(v) / N, N * N / (S * S + diagonal)};
+}
+
+PairedDifference paired_difference(const std::vector<double>& a, const std::vector<double>& b,
                                             const std::vector<int64_t>& counts) {
   if (a.size() != counts.size() || b.size() != counts.size())
     throw std::invalid_argument("paired difference of results with different clusters");
   std::vector<double> d(a.size());
   double n = 0, total = 0;
   for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i], n += double(counts[i]), total += d[i];
-  return {total / n, clustered_stderr(d, counts)};
+  return {total / n, cluster_error(d, counts)};
 }
 
-double t_quantile_975(double df) {
-  if (!(df >= 1)) return kNaN;
-  static const double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                                 2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                                 2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
-  if (df < 30) {  // linear in 1/df between the tabulated integers
-    const int lo = int(std::floor(df)), hi = lo + 1;
-    if (df == lo) return table[lo - 1];
-    const double w = (1.0 / lo - 1.0 / df) / (1.0 / lo - 1.0 / hi);
-    return table[lo - 1] + w * (table[hi - 1] - table[lo - 1]);
-  }
-  if (std::isinf(df)) return 1.959964;
-  // Cornish-Fisher expansion around the normal quantile: within 1e-4 of the exact value for df >= 30.
-  const double z = 1.959964, v = df;
-  return z + (z * z * z + z) / (4 * v) + (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * v * v) +
-         (3 * std::pow(z, 7) + 19 * std::pow(z, 5) + 17 * z * z * z - 15 * z) / (384 * v * v * v);
-}
+double t_quantile_975(double df) { return df > 0 ? t_quantile(0.975, df) : kNaN; }
 
 std::pair<double, double> combine_errors(const std::vector<ErrorPart>& parts) {
   double variance = 0, denominator = 0;
   bool any = false;
   for (const auto& p : parts) {
-    if (!std::isfinite(p.se) || !(p.df >= 1)) continue;
+    if (!std::isfinite(p.se) || !(p.df > 0)) continue;
     any = true;
     const double v = p.se * p.se;
     variance += v;
@@ -140,14 +137,16 @@ json aggregate_seed_results(const std::vector<json>& per_seed) {
         for (size_t d = 0; d < sums.size(); ++d) sums[d] += other[d];
       }
       for (double& s : sums) s /= double(K);
-      const double se_doc = clustered_stderr(sums, counts);
-      const auto [se, df] = combine_errors({{se_doc, double(counts.size()) - 1}, {se_seed, double(K) - 1}});
+      const ClusterError doc = cluster_error(sums, counts);
+      const double se_doc = doc.se;
+      const auto [se, df] = combine_errors({{doc.se, doc.df}, {se_seed, double(K) - 1}});
       cell[metric] = mean;
       cell[metric + "_stderr"] = std::isfinite(se) ? json(se) : json(nullptr);
       cell[metric == "nll" ? std::string("stderr_parts") : metric + "_stderr_parts"] = {
           {cluster_word(cell), std::isfinite(se_doc) ? json(se_doc) : json(nullptr)},
           {key::seeds, std::isfinite(se_seed) ? json(se_seed) : json(nullptr)},
-          {key::cluster_count, counts.size()}, {key::seed_count, K},
+          {key::cluster_count, counts.size()}, {key::cluster_df, std::isfinite(doc.df) ? json(doc.df) : json(nullptr)},
+          {key::seed_count, K},
           {key::df, std::isfinite(df) ? json(df) : json(nullptr)}};
       cell["seed_" + metric] = means;
       std::vector<double> rounded;  // 1e-6 is far below any difference worth reporting
@@ -205,7 +204,7 @@ Comparison compare_results(const json& left, const json& right, bool same_model,
   const MetricKeys keys = metric_keys(metric);
   Comparison c;
   c.difference = left.at(metric).get<double>() - right.at(metric).get<double>();
-  c.error = c.df = c.critical = kNaN;
+  c.error = c.df = c.critical = c.cluster_se = c.cluster_df = c.seed_se = kNaN;
   if (!left.contains(key::per_document) || !right.contains(key::per_document)) {
     c.problem = "per-document sums are missing (a report written before this version): re-run the config";
     return c;
@@ -216,7 +215,7 @@ Comparison compare_results(const json& left, const json& right, bool same_model,
     c.problem = fmt::format("the two results did not score the same {} (compare results of one report)", cluster_word(left));
     return c;
   }
-  const auto [d, se_doc] = paired_difference(left[key::per_document][keys.sum].get<std::vector<double>>(),
+  const auto [d, doc] = paired_difference(left[key::per_document][keys.sum].get<std::vector<double>>(),
                                              right[key::per_document][keys.sum].get<std::vector<double>>(), counts);
   const auto ls = seed_values(left, metric), rs = seed_values(right, metric);
   // Seed k of one side is paired with seed k of the other: they must be the same seeds (a report
@@ -241,7 +240,11 @@ Comparison compare_results(const json& left, const json& right, bool same_model,
   } else {
     c.kind = fmt::format("paired by {} {}, 1 seed", counts.size(), cluster_word(left));
   }
-  const auto [se, df] = combine_errors({{se_doc, double(counts.size()) - 1}, {se_seed, seed_df}});
+  const auto [se, df] = combine_errors({{doc.se, doc.df}, {se_seed, seed_df}});
+  c.cluster_se = doc.se;
+  c.cluster_df = doc.df;
+  c.seed_se = se_seed;
+  c.seeds = int64_t(ls.size());
   c.difference = d;  // equals the difference of the means: every result scores the same clusters
   c.error = se;
   c.df = df;

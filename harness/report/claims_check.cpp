@@ -21,6 +21,8 @@ const std::vector<ClaimKey>& claim_keys() {
       {key::protocol, "the protocol both sides are read at (default nonoverlapping; task for task data)"},
       {key::metric, "nll (default), or accuracy / token_accuracy for task data"},
       {key::task, "the task both sides are read at (task data only)"},
+      {key::effect, "the effect the paper reports, nats in the claim's direction (>= 0): the power is computed for it"},
+      {key::source, "the paper's sentence the claim encodes"},
   };
   return keys;
 }
@@ -58,6 +60,10 @@ void validate_claims(const json& claims, const std::vector<std::string>& run_nam
       throw ConfigError(key_name(i, ".tolerance") + " (nats, > 0) is required with op \"~\"");
     if (c.contains(key::margin) && (op == "~" || !c[key::margin].is_number() || c[key::margin].get<double>() < 0))
       throw ConfigError(key_name(i, ".margin") + " (nats, >= 0) goes with op \"<\", \">\" or \"<=\"");
+    if (c.contains(key::effect) && !(c[key::effect].is_number() && c[key::effect].get<double>() >= 0))
+      throw ConfigError(key_name(i, ".effect") + " must be a number of nats >= 0 (the paper's effect, in the claim's direction)");
+    if (c.contains(key::source) && !c[key::source].is_string())
+      throw ConfigError(key_name(i, ".source") + " must be a string: the paper's sentence");
     const std::string protocol = c.value(key::protocol, tasks.empty() ? "nonoverlapping" : "task");
     if (!contains(protocols, protocol))
       throw ConfigError(fmt::format("{} is \"{}\", which eval.protocols ({}) does not evaluate",
@@ -86,6 +92,8 @@ void validate_claims(const json& claims, const std::vector<std::string>& run_nam
         throw ConfigError(fmt::format("{} is {}, not in eval.lengths ({})", key_name(i, prefix + ".length"), length,
                                       fmt::join(lengths, ", ")));
     }
+    if (c[key::left] == c[key::right])
+      throw ConfigError(fmt::format("{}: left and right are the same result: this claim cannot fail", key_name(i)));
   }
 }
 

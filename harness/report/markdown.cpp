@@ -85,14 +85,19 @@ std::string report_markdown(const json& report) {
     md += fmt::format("**Claims not checked:** {} (fix them and run `lengthbench claims REPORT --config CONFIG`).\n\n",
                       report[key::claims_error].get<std::string>());
   if (report.contains(key::claims)) {
-    md += fmt::format("## Claims\n\n{} claim(s) tested, each at 95%: expect about one in twenty true-looking verdicts "
-                      "to be luck when many are tested (no multiple-comparison correction is applied). "
+    md += fmt::format("## Claims\n\n{} claim(s), tested as one family. "
                       "d = nll(left) − nll(right) per token (or the difference in accuracy, for task claims) ± its "
-                      "standard error, paired by held-out document (task instance) and, with several seeds, by "
-                      "training seed; held when all of d ± t·se satisfies the claim (t: Student's "
-                      "quantile at the error's degrees of freedom), not held when none of it does, inconclusive "
-                      "otherwise or when the error is unknown.\n\n"
-                      "| claim | check | d ± se | verdict |\n|---|---|---:|---|\n",
+                      "standard error (CR2 by held-out document or task instance, Bell–McCaffrey df, plus the "
+                      "between-seed part with several seeds); each direction is a one-sided t test at 2.5% (the "
+                      "95% interval): held when all of d ± t·se satisfies the claim, not held when none of it does. "
+                      "The verdict is Holm-corrected over the report's claims (the uncorrected one beside it); "
+                      "inconclusive means the interval straddles the threshold, **underpowered** that it does and the "
+                      "test had under 80% power for the effect named in the last column (the paper's effect where the "
+                      "claim gives one, else the effect observed) — no power, not evidence against. Margins (default "
+                      "0.01 nats) and tolerances are this harness's choices unless the claim's source says otherwise. "
+                      "Errors with one seed are conditional on the trained checkpoint.\n\n"
+"| claim | check | d ± se | verdict (Holm) | before Holm | detectable (80% power) | seeds for 80% |\n"
+                      "|---|---|---:|---|---|---:|---:|\n",
                       report[key::claims].size());
     for (const auto& v : report[key::claims]) {
       auto side = [](const json& s) { return fmt::format("{} @{}L", s[key::run].get<std::string>(), s[key::length].dump()); };
@@ -107,8 +112,14 @@ std::string report_markdown(const json& report) {
       const std::string error = v[key::stderr_].is_number() ? fmt::format("{:.3f}", v[key::stderr_].get<double>()) : "n/a";
       std::string verdict = fmt::format("**{}**", v[key::verdict].get<std::string>());
       if (v.contains(key::reason)) verdict += " (" + v[key::reason].get<std::string>() + ")";
-      md += fmt::format("| {} | {} | {:+.3f} ± {} | {} |\n", v[key::claim].get<std::string>(), check,
-                        v[key::difference].get<double>(), error, verdict);
+      const json& k = v.value(key::seeds_needed, json());
+      std::string claim = v[key::claim].get<std::string>();
+      if (v.contains(key::source)) claim += fmt::format(" — source: “{}”", v[key::source].get<std::string>());
+      md += fmt::format("| {} | {} | {:+.3f} ± {} | {} | {} | {} | {} |\n", claim, check,
+                        v[key::difference].get<double>(), error, verdict, v.value(key::verdict_uncorrected, "–"),
+                        v.value(key::detectable, json()).is_number() ? fmt::format("{:.3f}", v[key::detectable].get<double>()) : "n/a",
+                        k.is_number() ? fmt::format("{} ({})", k.get<int64_t>(), v[key::power_for].get<std::string>())
+                                      : v.value(key::seeds_needed_note, std::string("–")));
     }
     md += "\n";
   }

@@ -62,18 +62,23 @@ namespace {
 struct Cell {
   double value = 0, error = 0;  // error < 0: none
   bool present = false;
+  int64_t seeds = 1;  // training seeds behind the error; 1: conditional on the checkpoint
 };
+
+int64_t seeds_of(const json& result) {
+  return result.contains(key::seeds) ? int64_t(result[key::seeds].size()) : 1;
+}
 
 Cell cell_of(const json& result, const std::string& metric) {
   if (is_accuracy_metric(metric)) {
     const json& se = result.at(metric + "_stderr");
-    return {result.at(metric).get<double>(), se.is_number() ? se.get<double>() : std::nan(""), true};
+    return {result.at(metric).get<double>(), se.is_number() ? se.get<double>() : std::nan(""), true, seeds_of(result)};
   }
   const double nll = result.at(key::nll);
   const double se = result.at(key::nll_stderr).is_number() ? result[key::nll_stderr].get<double>() : std::nan("");  // n/a
-  if (metric == "nll") return {nll, se, true};
-  if (metric == "ppl") return {std::exp(nll), std::exp(nll) * se, true};  // delta method
-  return {result.at(key::last_l_ppl).get<double>(), -1, true};
+  if (metric == "nll") return {nll, se, true, seeds_of(result)};
+  if (metric == "ppl") return {std::exp(nll), std::exp(nll) * se, true, seeds_of(result)};  // delta method
+  return {result.at(key::last_l_ppl).get<double>(), -1, true, seeds_of(result)};
 }
 
 // metric(result) - metric(base) with the error of the paired difference (harness/statistics.h):
@@ -84,7 +89,7 @@ Cell paired_cell(const json& result, const json& base, const json& run, const js
   if (c.problem.find("re-run") != std::string::npos || c.problem.find("same documents") != std::string::npos)
     throw std::invalid_argument(fmt::format("--baseline: runs \"{}\" and \"{}\" at T={}: {}", run.at(key::name).get<std::string>(),
                                             base_run.at(key::name).get<std::string>(), result[key::eval_length].dump(), c.problem));
-  return {c.difference, c.problem.empty() ? c.error : std::nan(""), true};
+  return {c.difference, c.problem.empty() ? c.error : std::nan(""), true, c.seeds};
 }
 
 std::string latex_escape(const std::string& s) {
@@ -188,16 +193,16 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   std::string out;
   if (o.format == "csv") {
     out += "run";
-    for (const auto& [T, m] : columns) out += fmt::format(",{0},{0}_err", T);
+    for (const auto& [T, m] : columns) out += fmt::format(",{0},{0}_err,{0}_seeds", T);
     out += "\n";
     for (const auto& row : rows) {
       out += row.name;
       for (const auto& [T, m] : columns) {
         auto c = row.cells.find(T);
-        if (row.failed) out += ",failed,";
-        else if (c == row.cells.end()) out += ",,";
-        else out += fmt::format(",{:.6g},{}", c->second.value, c->second.error >= 0 ? fmt::format("{:.6g}", c->second.error)
-                                                               : std::isnan(c->second.error) ? "n/a" : "");
+        if (row.failed) out += ",failed,,";
+        else if (c == row.cells.end()) out += ",,,";
+        else out += fmt::format(",{:.6g},{},{}", c->second.value, c->second.error >= 0 ? fmt::format("{:.6g}", c->second.error)
+                                                               : std::isnan(c->second.error) ? "n/a" : "", c->second.seeds);
       }
       out += "\n";
     }
@@ -205,12 +210,19 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   }
   const bool latex = o.format == "latex";
   auto label = [](double m) { return fmt::format("{:g}L", m); };
+  bool any_conditional = false;
+  const std::string conditional_note =
+      "‡ one training seed: the ± is the document-sampling error only, conditional on the trained checkpoint "
+      "(the between-seed part is unknown; results/quick and the paper reports give its size at several seeds).";
   auto format_cell = [&](int64_t T, const Row& row) -> std::string {
     auto c = row.cells.find(T);
     if (row.failed) return "failed";
     if (c == row.cells.end()) return "–";
     std::string s = number(c->second.value);
-    if (c->second.error >= 0) s += (latex ? " $\\pm$ " : " ± ") + number(c->second.error);
+    if (c->second.error >= 0) {
+      s += (latex ? " $\\pm$ " : " ± ") + number(c->second.error);
+      if (c->second.seeds < 2) s += latex ? "$^\\ddagger$" : "‡", any_conditional = true;
+    }
     else if (std::isnan(c->second.error)) s += latex ? " $\\pm$ n/a" : " ± n/a";
     if (c->second.value == best[{row.task, T}] && !(higher_better && c->second.value == 0)) s = latex ? "\\textbf{" + s + "}" : "**" + s + "**";
     return s;
@@ -225,6 +237,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
       out += " \\\\\n";
     }
     out += "\\hline\n\\end{tabular}\n";
+    if (any_conditional) out += "% " + conditional_note + "\n";
     return out;
   }
   if (!o.baseline.empty())
@@ -243,6 +256,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
     for (const auto& [T, m] : columns) out += " " + format_cell(T, row) + " |";
     out += "\n";
   }
+  if (any_conditional) out += "\n" + conditional_note + "\n";
   return out;
 }
 

@@ -7,8 +7,51 @@
 #include "harness/model/config_check.h"
 #include "harness/report/claims_check.h"
 #include "harness/train/config_check.h"
+#include "encodings/registry.h"
+#include "encodings/rope_scaling.h"
 
 namespace lb {
+
+namespace {
+
+const RunSpec& run_named(const Config& c, const std::string& name) {
+  for (const auto& run : c.runs)
+    if (run.name == name) return run;
+  throw ConfigError(fmt::format("no run named \"{}\"", name));  // validate_claims has checked the names
+}
+
+// Whether evaluating `a` and `b` at T is one computation: the same trained weights (entries equal
+// apart from the name and the inference-time scaling, no fine-tuning) and, for rotary encodings,
+// the same frequencies, attention scale and far-pair rule at T (e.g. dynamic NTK at T <= L).
+bool same_computation(const Config& c, const RunSpec& a, const RunSpec& b, int64_t T) {
+  if (a.encoding != b.encoding || a.encoding_options != b.encoding_options || a.attention != b.attention ||
+      a.finetune.steps != 0 || b.finetune.steps != 0 || a.scaling.exact_chunk != b.scaling.exact_chunk)
+    return false;
+  const EncodingInfo& info = encoding_info(a.encoding);
+  if (!info.capabilities.takes_scalings) return a.scaling.method == b.scaling.method;
+  const double base = a.encoding_options.value("base", info.option_defaults.value("base", 10000.0));
+  const int64_t head_dim = c.model.d_model / c.model.heads, L = c.train.length;
+  const RopeFrequencies fa = rope_frequencies(head_dim, base, validate_scaling(a.scaling), L, T);
+  const RopeFrequencies fb = rope_frequencies(head_dim, base, validate_scaling(b.scaling), L, T);
+  return fa.inv_freq == fb.inv_freq && fa.attention_scale == fb.attention_scale &&
+         fa.rerope_window == fb.rerope_window && fa.rerope_far_scale == fb.rerope_far_scale;
+}
+
+// A claim whose two sides are one computation cannot fail (its difference is 0 by construction).
+void reject_tautologies(const Config& c) {
+  for (size_t i = 0; i < c.claims.size(); ++i) {
+    const auto& claim = c.claims[i];
+    const double ll = claim["left"]["length"], rl = claim["right"]["length"];
+    if (ll != rl) continue;
+    const RunSpec& a = run_named(c, claim["left"]["run"]);
+    const RunSpec& b = run_named(c, claim["right"]["run"]);
+    if (same_computation(c, a, b, std::llround(ll * double(c.train.length))))
+      throw ConfigError(fmt::format("config key \"claims[{}]\": {} and {} at {}L are the same computation (same weights, "
+                                    "same positions): this claim cannot fail", i, a.name, b.name, ll));
+  }
+}
+
+}  // namespace
 
 Config parse_config(const nlohmann::json& user) {
   Config c = read_config(user);
@@ -17,6 +60,7 @@ Config parse_config(const nlohmann::json& user) {
   check_model_config(c);
   check_eval_config(c);
   check_claims_config(c);
+  reject_tautologies(c);
   return c;
 }
 
