@@ -48,6 +48,7 @@ struct EncodingSpec {
   int64_t max_length = 0;  // longest sequence evaluated (sizes tables such as `learned`)
   nlohmann::json options = nlohmann::json::object();
   int64_t layers = 0;      // for encodings with per-layer parameters (CoPE)
+  double embedding_std = 0.02;  // the token embedding's init std (absolute tables match its scale)
   int64_t head_dim() const { return d_model / heads; }
 };
 

@@ -34,7 +34,7 @@ const std::vector<EncodingInfo>& encoding_registry() {
   static const std::vector<EncodingInfo> registry = {
       {"nope", "no positional encoding; causal masking only", {K::kNone, false, false}, json::object(), make_nope},
       {"sinusoidal", "fixed interleaved sin/cos added to embeddings (Vaswani et al.)", {K::kAbsolute, false, false},
-       {{"base", 10000.0}, {"scale", 0.02}}, make_sinusoidal},
+       {{"base", 10000.0}, {"scale", 0.0}}, make_sinusoidal},
       {"learned", "learned absolute table; rows past L stay untrained", {K::kAbsolute, false, true}, json::object(),
        make_learned},
       {"t5", "T5 causal bucketed relative bias, per head, shared across layers", {K::kRelative, false, true, true},

@@ -23,9 +23,11 @@ class Sinusoidal : public Encoding {
   torch::Tensor embed(const torch::Tensor& x) override {
     auto table = table_.get(x.size(1), x.device(), PositionTableCache::Reuse::kSlicePrefix, {0},
                             [&](int64_t n, torch::Device dev) { return sinusoidal_table(n, spec_.d_model, option("base")).to(dev); });
-    // Token embeddings start at std 0.02; an unscaled table (rms 0.71) would drown them. Scaling
-    // the table keeps Vaswani et al.'s ratio (sqrt(d)-scaled embeddings of std ~1 plus the table).
-    return x + table * double(option("scale"));
+    // The table (rms 0.71) times the token embedding's init std keeps Vaswani et al.'s ratio
+    // (sqrt(d)-scaled embeddings of std ~1 plus the unscaled table): with nanoGPT's 0.02 an
+    // unscaled table would drown the tokens. "scale" > 0 overrides (0 = model.embedding_std).
+    const double scale = double(option("scale")) > 0 ? double(option("scale")) : spec_.embedding_std;
+    return x + table * scale;
   }
   PositionInputs positions(int64_t T, torch::Device) override {
     PositionInputs in;

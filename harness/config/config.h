@@ -58,12 +58,21 @@ struct DataConfig {
   // Text data: the fraction of each training batch's rows replaced by passkey prompts in the
   // probe's own format (loss on the key only), so the passkey probe asks what training taught.
   double passkey_mix = 0.0;
+  // The cluster unit errors are computed over (harness/core/statistics.h). A single file is one
+  // document; document_separator (an ECMAScript regex, matched against each held-out line) starts
+  // a new document at every matching line -- WikiText's headings: "^ = [^=].* = $". Without one,
+  // a held-out split of fewer than 2 documents is clustered into contiguous blocks of
+  // cluster_tokens tokens (0 = 8x the longest evaluation window): batch means, assuming dependence
+  // decays within a block.
+  std::string document_separator;
+  int64_t cluster_tokens = 0;
   bool is_task() const { return !task.names.empty(); }
   template <class Self, class Visit>
   static void fields(Self& s, Visit&& v) {
     v("path", s.path), v("format", s.format), v("field", s.field), v("vocab_size", s.vocab_size),
         v("held_out_fraction", s.held_out_fraction), v("eval_tokens", s.eval_tokens), v("tokenizer", s.tokenizer),
-        v("cache_dir", s.cache_dir), v("task", s.task), v("passkey_mix", s.passkey_mix);
+        v("cache_dir", s.cache_dir), v("task", s.task), v("passkey_mix", s.passkey_mix),
+        v("document_separator", s.document_separator), v("cluster_tokens", s.cluster_tokens);
   }
 };
 
@@ -74,9 +83,16 @@ struct ModelConfig {
   int64_t d_model = 128;
   int64_t heads = 4;
   int64_t mlp_ratio = 4;
+  // The recipe around the encoding (every report states it): whether the output head is the token
+  // embedding transposed (GPT-2, nanoGPT) or its own matrix (init N(0, 0.02)), and the token
+  // embedding's init std (nanoGPT 0.02; PyTorch's nn.Embedding and Vaswani et al.'s sqrt(d)-scaled
+  // embeddings ~1). The sinusoidal table is scaled by the same std unless its "scale" says otherwise.
+  bool tie_embeddings = true;
+  double embedding_std = 0.02;
   template <class Self, class Visit>
   static void fields(Self& s, Visit&& v) {
-    v("layers", s.layers), v("d_model", s.d_model), v("heads", s.heads), v("mlp_ratio", s.mlp_ratio);
+    v("layers", s.layers), v("d_model", s.d_model), v("heads", s.heads), v("mlp_ratio", s.mlp_ratio),
+        v("tie_embeddings", s.tie_embeddings), v("embedding_std", s.embedding_std);
   }
 };
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <regex>
 
 #include "harness/data/tasks.h"
 
@@ -49,6 +50,15 @@ void check_data_config(const Config& c) {
   require(!(d.is_task() && d.passkey_mix > 0),
           "config key \"data.passkey_mix\" mixes passkey prompts into text; with data.task.names the data is "
           "tasks already");
+  require(d.cluster_tokens >= 0, "config key \"data.cluster_tokens\" must be >= 0 (0: 8x the longest evaluation window)");
+  if (!d.document_separator.empty()) {
+    try {
+      std::regex check(d.document_separator, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw ConfigError(fmt::format("config key \"data.document_separator\" is not a valid ECMAScript regex ({}): {}",
+                                    e.what(), d.document_separator));
+    }
+  }
 }
 
 }  // namespace lb

@@ -10,7 +10,9 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <random>
+#include <regex>
 
 #include "harness/data/files.h"
 #include "harness/data/sources.h"
@@ -33,6 +35,17 @@ constexpr double kTokenizerSampleBytes = 64e6;
 constexpr size_t kEncodeChunkBytes = 1 << 20;
 constexpr size_t kEncodeBatchBytes = 16 << 20;
 
+// Offsets of the lines of `text` that match `separator` (each line tested without its newline).
+std::vector<size_t> separator_lines(std::string_view text, const std::regex& separator) {
+  std::vector<size_t> cuts;
+  for (size_t begin = 0; begin < text.size();) {
+    const size_t nl = text.find('\n', begin), end = nl == std::string_view::npos ? text.size() : nl;
+    if (std::regex_search(text.data() + begin, text.data() + end, separator)) cuts.push_back(begin);
+    begin = end + 1;
+  }
+  return cuts;
+}
+
 // FNV-1a of a file, read in 1 MiB pieces (token files can be larger than memory should hold twice).
 std::string file_hash(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -54,6 +67,7 @@ fs::path cache_prefix(const DataConfig& c, const std::string& format) {
                    {"held_out_fraction", c.held_out_fraction},
                    {"tokenizer", name_of(c.tokenizer.kind)}};
   if (format == "jsonl") identity["field"] = c.field;
+  if (!c.document_separator.empty()) identity["document_separator"] = c.document_separator;
   if (c.tokenizer.kind == TokenizerKind::kSentencePiece) {
     if (!c.tokenizer.model.empty())
       identity["model"] = fs::absolute(c.tokenizer.model).lexically_normal().string();
@@ -217,6 +231,8 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
     bool starts_document;
   };
   std::vector<int64_t> held_out_document_starts;  // token offsets in the held-out stream
+  std::optional<std::regex> separator;  // checked at config time (data/config_check.cpp)
+  if (!c.document_separator.empty()) separator.emplace(c.document_separator, std::regex::ECMAScript | std::regex::optimize);
   std::vector<Piece> batch;
   size_t batch_bytes = 0;
   int64_t documents = 0, held_out_bytes = 0;
@@ -242,14 +258,19 @@ json build_cache(const DataConfig& c, const std::string& format, const json& sou
     bool starts_document = held_out && where != previous_held;
     if (starts_document) previous_held = where;
     if (held_out) held_out_bytes += int64_t(text.size());
-    size_t begin = 0;
+    // Held-out text: a line matching data.document_separator starts a document of its own.
+    const std::vector<size_t> cuts = held_out && separator ? separator_lines(text, *separator) : std::vector<size_t>{};
+    size_t begin = 0, next_cut = 0;
     while (begin < text.size()) {
       size_t end = text.size() - begin > chunk_bytes ? begin + chunk_bytes : text.size();
       if (end < text.size()) {
         const auto nl = text.find('\n', end);
         end = nl == std::string_view::npos ? text.size() : nl + 1;
       }
-      batch.push_back({std::string(text.substr(begin, end - begin)), held_out, starts_document});
+      while (next_cut < cuts.size() && cuts[next_cut] <= begin) ++next_cut;
+      if (next_cut < cuts.size() && cuts[next_cut] < end) end = cuts[next_cut];  // a piece ends at a separator line
+      batch.push_back({std::string(text.substr(begin, end - begin)), held_out,
+                       starts_document || (held_out && std::binary_search(cuts.begin(), cuts.end(), begin))});
       starts_document = false;
       batch_bytes += end - begin;
       begin = end;

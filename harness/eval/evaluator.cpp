@@ -46,7 +46,7 @@ json EvalResult::to_json() const {
           {key::last_l_nll, last_l_nll},   {key::last_l_ppl, std::exp(last_l_nll)},
           {key::last_l_tokens, last_l_tokens}, {key::buckets, buckets_json(buckets)},
           {key::curve, c},
-          {key::per_document, {{key::ids, document_ids}, {key::nll_sum, rounded}, {key::tokens, document_tokens}}}};
+          {key::per_document, {{key::unit, unit}, {key::ids, document_ids}, {key::nll_sum, rounded}, {key::tokens, document_tokens}}}};
 }
 
 EvalResult evaluate(GPT& model, const torch::Tensor& held_out, const EvalSample& sample, int64_t T,
@@ -120,6 +120,7 @@ EvalResult evaluate(GPT& model, const torch::Tensor& held_out, const EvalSample&
       r.document_nll.push_back(sums.data_ptr<double>()[d]);
       r.document_tokens.push_back(counts.data_ptr<int64_t>()[d]);
     }
+  r.unit = sample.unit;
   r.nll_stderr = clustered_stderr(r.document_nll, r.document_tokens);
   const int64_t L = std::min(opt.train_length > 0 ? opt.train_length : T, T);
   const double last_count = position_count.narrow(0, T - L, L).sum().item<double>();

@@ -40,6 +40,7 @@ struct EvalResult {
   std::vector<Bucket> curve;  // finer bins (about 64 per window) for per-position loss plots
   // Per held-out document (index in the corpus's document list): sums of scored nll and scored
   // tokens. What the clustered error and paired comparisons between results need.
+  std::string unit = "document";  // the cluster unit (harness/eval/windows.h)
   std::vector<int64_t> document_ids;
   std::vector<double> document_nll;
   std::vector<int64_t> document_tokens;

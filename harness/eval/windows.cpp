@@ -50,6 +50,24 @@ int64_t document_of(const std::vector<int64_t>& document_starts, int64_t positio
   return int64_t(std::upper_bound(document_starts.begin(), document_starts.end(), position) - document_starts.begin()) - 1;
 }
 
+ClusterUnit cluster_unit(int64_t cluster_tokens, const std::string& separator, const std::vector<int64_t>& document_starts,
+                         int64_t held_out_tokens, int64_t longest_window) {
+  if (cluster_tokens <= 0 && document_starts.size() >= 2)
+    return {document_starts, "document",
+            separator.empty() ? "held-out documents"
+                              : fmt::format("held-out documents, cut at every line matching data.document_separator {}",
+                                            separator)};
+  const int64_t block = cluster_tokens > 0 ? cluster_tokens : 8 * longest_window;
+  ClusterUnit u{{}, "block", ""};
+  for (int64_t start = 0; start < std::max<int64_t>(held_out_tokens, 1); start += block) u.starts.push_back(start);
+  u.rule = fmt::format("contiguous blocks of {} tokens of the held-out stream ({}; batch means: assumes dependence "
+                       "between tokens decays within a block)", block,
+                       cluster_tokens > 0 ? "data.cluster_tokens"
+                                          : fmt::format("8x the longest window, as the held-out split holds {} document",
+                                                        document_starts.size()));
+  return u;
+}
+
 EvalSample sample_evaluation(SampleKind kind, int64_t held_out_tokens,
                              const std::vector<int64_t>& document_starts, const std::vector<int64_t>& lengths,
                              int64_t budget, uint64_t seed, int64_t context) {

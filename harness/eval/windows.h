@@ -58,6 +58,8 @@ struct EvalSample {
   std::vector<int64_t> document_starts;  // the held-out documents (copied from the corpus)
   int64_t eligible_documents = 0;     // documents a chunk could come from
   int64_t documents = 0;              // distinct documents with scored tokens
+  std::string unit = "document";      // the cluster unit: "document", or "block" (cluster_unit below)
+  std::string unit_rule = "held-out documents";
   int64_t tokens() const { return chunk * int64_t(starts.size()); }
 };
 
@@ -69,6 +71,19 @@ int64_t lcm_of(const std::vector<int64_t>& lengths);
 EvalSample sample_evaluation(SampleKind kind, int64_t held_out_tokens,
                              const std::vector<int64_t>& document_starts, const std::vector<int64_t>& lengths,
                              int64_t budget, uint64_t seed, int64_t context = 0);
+
+// The clusters errors are computed over: the held-out documents as the corpus gives them
+// (data.document_separator cuts them further when the cache is built), or contiguous blocks of
+// data.cluster_tokens tokens -- always when it is set, and at 8x `longest_window` when the held-out
+// split holds fewer than 2 documents (batch means: blocks long enough for dependence to decay).
+struct ClusterUnit {
+  std::vector<int64_t> starts;
+  std::string name;  // "document" | "block"
+  std::string rule;  // for the report
+};
+// `cluster_tokens`: data.cluster_tokens; `separator`: data.document_separator, named in the rule.
+ClusterUnit cluster_unit(int64_t cluster_tokens, const std::string& separator, const std::vector<int64_t>& document_starts,
+                         int64_t held_out_tokens, int64_t longest_window);
 
 // Index of the document holding stream position `position`.
 int64_t document_of(const std::vector<int64_t>& document_starts, int64_t position);

@@ -10,6 +10,7 @@ EncodingSpec encoding_spec(const Config& c, const RunSpec& run, int64_t max_leng
   spec.train_length = c.train.length;
   spec.max_length = max_length;
   spec.layers = c.model.layers;
+  spec.embedding_std = c.model.embedding_std;
   spec.options = run.encoding_options;
   return spec;
 }

@@ -55,7 +55,7 @@ torch::Tensor FusedGPT::forward(const torch::Tensor& tokens) {
   // The encoding adds to [N, T, C] embeddings: the seeds' rows side by side.
   auto x = shape_->encoding().embed(embed_tokens(tokens, weights_.wte).view({S * B, T, C})).view({S, B, T, C});
   const AttentionInputs in = shape_->attention_inputs(S * B, T, tokens.device());
-  return lm_head(transformer_body(x, weights_, in, shape_->config().heads), weights_.wte, /*training=*/true);
+  return lm_head(transformer_body(x, weights_, in, shape_->config().heads), weights_.output_head(), /*training=*/true);
 }
 
 void FusedGPT::unstack_into(std::vector<GPT>& models) const {

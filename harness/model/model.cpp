@@ -99,8 +99,9 @@ GPTImpl::GPTImpl(const ModelConfig& cfg, std::shared_ptr<Encoding> encoding)
   wte_ = register_module("wte", torch::nn::Embedding(cfg.vocab, cfg.d_model));
   {
     torch::NoGradGuard no_grad;
-    torch::nn::init::normal_(wte_->weight, 0.0, 0.02);
+    torch::nn::init::normal_(wte_->weight, 0.0, cfg.embedding_std);
   }
+  if (!cfg.tie_embeddings) head_ = register_parameter("head", torch::randn({cfg.vocab, cfg.d_model}) * 0.02);
   register_module("encoding", encoding_);
   blocks_ = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < cfg.layers; ++i) blocks_->push_back(Block(cfg, i));
@@ -115,6 +116,7 @@ AttentionInputs GPTImpl::attention_inputs(int64_t B, int64_t T, torch::Device de
 GPTWeights GPTImpl::weights() const {
   GPTWeights w;
   w.wte = wte_->weight;
+  w.head = head_;
   for (const auto& block : *blocks_) w.blocks.push_back(block->as<Block>()->weights());
   w.ln_f_weight = ln_f_->weight;
   w.ln_f_bias = ln_f_->bias;
@@ -136,7 +138,7 @@ torch::Tensor GPTImpl::forward_segments(const torch::Tensor& tokens, const GPTWe
       const auto all = memory[l].defined() ? torch::cat({memory[l], input}, 1) : input;
       memory[l] = all.narrow(1, std::max<int64_t>(0, all.size(1) - M), std::min(M, all.size(1))).detach();
     }
-    parts.push_back(lm_head(weights_layer_norm(x, w.ln_f_weight, w.ln_f_bias), w.wte, is_training()));
+    parts.push_back(lm_head(weights_layer_norm(x, w.ln_f_weight, w.ln_f_bias), w.output_head(), is_training()));
   }
   return torch::cat(parts, 1);
 }
@@ -148,7 +150,7 @@ torch::Tensor GPTImpl::forward(const torch::Tensor& tokens) {
   auto x = encoding_->embed(embed_tokens(tokens, w.wte));
   // Position tables, rotary tables and the mask are built once here and shared by every layer.
   const AttentionInputs in = attention_inputs(tokens.size(0), tokens.size(1), tokens.device());
-  return lm_head(transformer_body(x, w, in, cfg_.heads), w.wte, is_training());
+  return lm_head(transformer_body(x, w, in, cfg_.heads), w.output_head(), is_training());
 }
 
 int64_t GPTImpl::parameter_count() const {

@@ -18,18 +18,21 @@ struct BlockWeights {
   torch::Tensor ln1_weight, ln1_bias, qkv, proj, ln2_weight, ln2_bias, fc, fc_proj;
 };
 struct GPTWeights {
-  torch::Tensor wte;  // [V, C] or [S, V, C], tied to the output head
+  torch::Tensor wte;   // [V, C] or [S, V, C]
+  torch::Tensor head;  // the output head, same shape as wte; undefined when tied to wte
   std::vector<BlockWeights> blocks;
   torch::Tensor ln_f_weight, ln_f_bias;
   // Calls f on every weight, in one fixed order (stacking, copying back, optimiser groups).
   template <class Self, class F>
   static void each(Self& w, F&& f) {
     f(w.wte);
+    if (w.head.defined()) f(w.head);
     for (auto& b : w.blocks) {
       f(b.ln1_weight), f(b.ln1_bias), f(b.qkv), f(b.proj), f(b.ln2_weight), f(b.ln2_bias), f(b.fc), f(b.fc_proj);
     }
     f(w.ln_f_weight), f(w.ln_f_bias);
   }
+  const torch::Tensor& output_head() const { return head.defined() ? head : wte; }
   std::vector<torch::Tensor> list() const {
     std::vector<torch::Tensor> out;
     each(*this, [&](const torch::Tensor& t) { out.push_back(t); });
@@ -52,7 +55,7 @@ torch::Tensor block_forward(const torch::Tensor& x, const BlockWeights& w, const
                             int64_t heads, const torch::Tensor& memory = {});
 // Every block, then the final LayerNorm.
 torch::Tensor transformer_body(torch::Tensor x, const GPTWeights& w, const AttentionInputs& in, int64_t heads);
-// The tied output head -> fp32 logits. Training keeps autocast's dtype for the product; evaluation
+// The output head (wte or its own matrix) -> fp32 logits. Training keeps autocast's dtype for the product; evaluation
 // computes it in fp32 (bf16 would round logits by up to 0.06 before the log-softmax).
 torch::Tensor lm_head(const torch::Tensor& x, const torch::Tensor& wte, bool training);
 
@@ -102,6 +105,7 @@ class GPTImpl : public torch::nn::Module {
   bool recurrent_ = false;
   std::shared_ptr<Encoding> encoding_;
   torch::nn::Embedding wte_{nullptr};
+  torch::Tensor head_;  // the untied output head ("head"), undefined when tied
   torch::nn::ModuleList blocks_;
   torch::nn::LayerNorm ln_f_{nullptr};
   PositionTableCache causal_;  // [T, T] 0 / -inf

@@ -52,6 +52,11 @@ std::string report_markdown(const json& report) {
           ? "tasks " + cfg[key::data][key::task][key::names].dump()
           : cfg[key::data][key::path].get<std::string>(),
       sample_sentence(report.at(key::evaluation)));
+  if (cfg[key::model].contains("tie_embeddings"))  // reports before the recipe keys: tied, 0.02
+    md += fmt::format("Recipe: output head {}; token embedding initialised N(0, {}²); sinusoidal table (where used) "
+                      "scaled by {} unless the run sets its scale.\n\n",
+                      cfg[key::model]["tie_embeddings"].get<bool>() ? "tied to the token embedding" : "its own matrix (untied)",
+                      cfg[key::model]["embedding_std"].get<double>(), cfg[key::model]["embedding_std"].get<double>());
   if (report[key::evaluation].contains(key::warning))
     md += fmt::format("**Warning: {}** -- errors are n/a below 2 documents and unreliable with few.\n\n",
                       report[key::evaluation][key::warning].get<std::string>());

@@ -43,9 +43,13 @@ EvalSample draw_sample(const Config& c, const Corpus& corpus, const std::vector<
   const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
   const int64_t context = sliding ? std::max<int64_t>(0, longest - c.eval.sliding_stride) : 0;
   EvalSample sample;
+  const ClusterUnit unit = cluster_unit(c.data.cluster_tokens, c.data.document_separator, corpus.held_out_documents,
+                                        corpus.held_out.numel(), longest);
   try {
-    sample = sample_evaluation(c.eval.sample, corpus.held_out.numel(), corpus.held_out_documents, lengths,
-                               c.data.eval_tokens, c.seed, context);
+    sample = sample_evaluation(c.eval.sample, corpus.held_out.numel(), unit.starts, lengths, c.data.eval_tokens,
+                               c.seed, context);
+    sample.unit = unit.name;
+    sample.unit_rule = unit.rule;
   } catch (const std::invalid_argument& e) {
     throw DataError(fmt::format("data.path \"{}\": {}", c.data.path, e.what()));
   }

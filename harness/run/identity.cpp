@@ -30,7 +30,7 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length, 
   data["source_fingerprint"] = corpus.summary.value("source_fingerprint", "");
   // Bump kModelVersion whenever model or encoding arithmetic changes, so old checkpoints are not
   // silently reused for a different model.
-  constexpr int kModelVersion = 4;  // 4: FIRE and KERPLE as their references
+  constexpr int kModelVersion = 5;  // 5: the recipe keys (tie_embeddings, embedding_std); 4: FIRE, KERPLE as their references
   json identity = {{"version", kModelVersion},  {"model", r["model"]}, {"train", train},
                    {"data", data},              {"seed", seed},
                    {"precision", bf16 ? "bf16" : "fp32"},  {"encoding", run.encoding},

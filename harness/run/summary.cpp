@@ -38,11 +38,13 @@ json evaluation_summary(const Config& c, const EvalSample& sample, const Corpus&
             {"sliding_cost", sliding_cost},
             {"bucket_width", c.eval_length(c.eval.bucket_width)},
             {key::training_seeds, c.training_seeds()},
-            {"cluster_unit", "held-out document"},
+            {"cluster_unit", sample.unit_rule},
             {"stderr",
-             "mean over seeds; se^2 = se_doc^2 + var_seed/K with se_doc = sqrt(D/(D-1) * sum_d (s_d - n_d*mean)^2) / N "
-             "over the seed-averaged per-document sums (n/a below 2 documents) and var_seed the variance of the K "
-             "per-seed means (unknown for K = 1); intervals use Student's t at the Satterthwaite degrees of freedom"}};
+             "mean over seeds; se^2 = se_cluster^2 + var_seed/K with se_cluster the CR2 error over the seed-averaged "
+             "per-cluster sums, sqrt(sum_g r_g^2 / (1 - n_g/N)) / N with r_g = s_g - n_g*mean (n/a below 2 clusters), "
+             "at Bell-McCaffrey degrees of freedom, and var_seed the variance of the K per-seed means (unknown for "
+             "K = 1: cells are then conditional on the trained checkpoint); intervals use Student's t, exactly, at "
+             "the Satterthwaite degrees of freedom"}};
   if (sample.documents < kFewDocuments)
     j[key::warning] = fmt::format("only {} document(s) in the evaluation sample", sample.documents);
   return j;
