@@ -107,6 +107,12 @@ TEST_CASE("tables against a baseline show paired nll differences and refuse what
   CHECK(table.find("| rope | 0.000 ± 0.000‡ |") != std::string::npos);  // one seed: conditional on the checkpoint
   CHECK(table.find("| yarn | **-0.375 ± 0.125‡** |") != std::string::npos);
   CHECK(table.find("‡ one training seed") != std::string::npos);
+  // A report from before the "seeds" key: the per-seed means say how many seeds a cell averages.
+  json older = report;
+  for (auto& run : older["runs"]) run["results"][0]["seed_nll"] = {1.0, 1.1, 1.2};
+  TableOptions plain;
+  const auto three = render_table({older}, plain);
+  CHECK(three.find("‡") == std::string::npos);
   CHECK(table.rfind("Δ nll per token vs rope", 0) == 0);
   json other = report;  // the same runs renamed, on other data
   other["data"] = {{"path", "elsewhere"}};

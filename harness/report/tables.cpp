@@ -65,20 +65,23 @@ struct Cell {
   int64_t seeds = 1;  // training seeds behind the error; 1: conditional on the checkpoint
 };
 
-int64_t seeds_of(const json& result) {
-  return result.contains(key::seeds) ? int64_t(result[key::seeds].size()) : 1;
+// Reports before the "seeds" key carry only the per-seed means ("seed_<metric>").
+int64_t seeds_of(const json& result, const std::string& metric) {
+  if (result.contains(key::seeds)) return int64_t(result[key::seeds].size());
+  const std::string per_seed = "seed_" + std::string(is_accuracy_metric(metric) ? metric : "nll");
+  return result.contains(per_seed) ? int64_t(result[per_seed].size()) : 1;
 }
 
 Cell cell_of(const json& result, const std::string& metric) {
   if (is_accuracy_metric(metric)) {
     const json& se = result.at(metric + "_stderr");
-    return {result.at(metric).get<double>(), se.is_number() ? se.get<double>() : std::nan(""), true, seeds_of(result)};
+    return {result.at(metric).get<double>(), se.is_number() ? se.get<double>() : std::nan(""), true, seeds_of(result, metric)};
   }
   const double nll = result.at(key::nll);
   const double se = result.at(key::nll_stderr).is_number() ? result[key::nll_stderr].get<double>() : std::nan("");  // n/a
-  if (metric == "nll") return {nll, se, true, seeds_of(result)};
-  if (metric == "ppl") return {std::exp(nll), std::exp(nll) * se, true, seeds_of(result)};  // delta method
-  return {result.at(key::last_l_ppl).get<double>(), -1, true, seeds_of(result)};
+  if (metric == "nll") return {nll, se, true, seeds_of(result, metric)};
+  if (metric == "ppl") return {std::exp(nll), std::exp(nll) * se, true, seeds_of(result, metric)};  // delta method
+  return {result.at(key::last_l_ppl).get<double>(), -1, true, seeds_of(result, metric)};
 }
 
 // metric(result) - metric(base) with the error of the paired difference (harness/statistics.h):
