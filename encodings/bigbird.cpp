@@ -5,7 +5,7 @@
 // is one of those and j <= i (the model's causal mask). The random choice depends only on the
 // query block's index and `seed`, so a query sees the same blocks at every length. NoPE otherwise.
 // How it differs from longformer: blocks instead of tokens, and random long-range blocks.
-#include "encodings/encoding.h"
+#include "encodings/mask_pattern.h"
 #include "encodings/options.h"
 
 #include <fmt/format.h>
@@ -17,25 +17,15 @@ namespace lb {
 
 namespace {
 
-class BigBird : public Encoding {
+class BigBird : public MaskPatternEncoding {
  public:
   explicit BigBird(const EncodingSpec& spec)
-      : Encoding(spec),
+      : MaskPatternEncoding(spec),
         block_(int64_t(option("block")) > 0 ? int64_t(option("block")) : std::max<int64_t>(1, spec.train_length / 8)),
         window_(option("window_blocks")),
         globals_(option("global_blocks")),
         random_(option("random_blocks")),
         seed_(option("seed")) {}
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
-  torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
-    if (q0 > 0) return pattern(q0, q1).to(device);
-    return bias_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {1, 2},
-                     [&](int64_t n, torch::Device dev) { return pattern(0, n).to(dev); });
-  }
   nlohmann::json inspect(int64_t T) override {
     const int64_t blocks = (T + block_ - 1) / block_;
     std::vector<std::vector<int64_t>> seen;
@@ -71,7 +61,7 @@ class BigBird : public Encoding {
 
  private:
   // [1, q1 - q0, q1]: 0 where the key's block is visible to the query's, -inf elsewhere.
-  torch::Tensor pattern(int64_t q0, int64_t q1) const {
+  torch::Tensor pattern(int64_t q0, int64_t q1) const override {
     const int64_t first = q0 / block_, last = (q1 - 1) / block_, key_blocks = (q1 + block_ - 1) / block_;
     auto table = torch::zeros({last - first + 1, key_blocks}, torch::kBool);
     for (int64_t b = first; b <= last; ++b)
@@ -84,7 +74,6 @@ class BigBird : public Encoding {
   }
 
   int64_t block_, window_, globals_, random_, seed_;
-  PositionTableCache bias_;  // [1, T, T]
 };
 
 }  // namespace

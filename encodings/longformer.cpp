@@ -5,7 +5,7 @@
 // them). NoPE otherwise. How it differs: `window` has no globals; `sinks` (StreamingLLM) keeps the
 // first tokens visible but its sink queries get no more than a window; here globals may sit
 // anywhere and see everything. Past L a query sees at most width + its globals.
-#include "encodings/encoding.h"
+#include "encodings/mask_pattern.h"
 #include "encodings/options.h"
 
 #include <fmt/format.h>
@@ -15,23 +15,13 @@ namespace lb {
 
 namespace {
 
-class Longformer : public Encoding {
+class Longformer : public MaskPatternEncoding {
  public:
   explicit Longformer(const EncodingSpec& spec)
-      : Encoding(spec),
+      : MaskPatternEncoding(spec),
         width_(int64_t(option("width")) > 0 ? int64_t(option("width")) : std::max<int64_t>(1, spec.train_length / 2)),
         every_(option("global_every")),
         first_(option("global_first")) {}
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
-  torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
-    if (q0 > 0) return pattern(q0, q1).to(device);
-    return bias_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {1, 2},
-                     [&](int64_t n, torch::Device dev) { return pattern(0, n).to(dev); });
-  }
   nlohmann::json inspect(int64_t T) override {
     auto visible = (pattern(0, T)[0] == 0).to(torch::kInt64).contiguous();
     std::vector<std::vector<int64_t>> rows;
@@ -50,7 +40,7 @@ class Longformer : public Encoding {
     return g;
   }
   // [1, q1 - q0, q1]: 0 where visible, -inf elsewhere.
-  torch::Tensor pattern(int64_t q0, int64_t q1) const {
+  torch::Tensor pattern(int64_t q0, int64_t q1) const override {
     auto query = torch::arange(q0, q1, torch::kFloat32).unsqueeze(1), key = torch::arange(q1, torch::kFloat32).unsqueeze(0);
     auto visible = ((query - key) < double(width_)).logical_or(global(key)).logical_or(global(query));
     return torch::where(visible, torch::zeros({1}), torch::full({1}, -std::numeric_limits<float>::infinity()))
@@ -58,7 +48,6 @@ class Longformer : public Encoding {
   }
 
   int64_t width_, every_, first_;
-  PositionTableCache bias_;  // [1, T, T]
 };
 
 }  // namespace
