@@ -59,6 +59,8 @@ const std::vector<Command>& commands() {
         {"exact-chunk", "N", "exact dynamic scaling in chunks of N tokens"}},
        cmd_inspect},
       {"list", "", "the encodings, scalings and tasks, one line each", {}, cmd_list},
+      {"reference", "config|cli", "print a reference page generated from the code (docs/reference/*.md)", {},
+       cmd_reference},
       {"bench", "", "training and evaluation speed of one model shape (the C++ half of scripts/bench)",
        {{"layers", "N", fmt::format("layers (default {})", BenchOptions{}.layers)},
         {"d-model", "D", fmt::format("model width (default {})", BenchOptions{}.d_model)},
@@ -173,6 +175,15 @@ double Args::number(const std::string& name) const {
   } catch (...) {
   }
   throw UsageError(fmt::format("--{} must be a number, got \"{}\"", name, v.value_or("")));
+}
+
+std::string cli_reference_markdown() {
+  std::string out =
+      "# CLI reference\n\nGenerated from the command table (`lengthbench reference cli > docs/reference/cli.md`); "
+      "a test fails when this file and the binary disagree.\n\n";
+  for (const auto& command : commands())
+    out += fmt::format("## {}\n\n```\n{}\n```\n\n", command.name, command_usage(command));
+  return out;
 }
 
 }  // namespace lb

@@ -38,6 +38,8 @@ const Command* find_command(const std::string& name);
 std::string command_usage(const Command& command);
 // Every command with its summary, and how to get each one's flags.
 std::string overall_usage();
+// docs/reference/cli.md: every command's usage and flags, from this table (a test compares them).
+std::string cli_reference_markdown();
 
 // A command's operands and flags, parsed against its table entry.
 class Args {

@@ -12,6 +12,7 @@ int cmd_claims(const Args& args);
 int cmd_plot(const Args& args);
 int cmd_inspect(const Args& args);   // tool_commands.cpp
 int cmd_list(const Args& args);
+int cmd_reference(const Args& args);
 int cmd_bench(const Args& args);
 
 }  // namespace lb

@@ -7,6 +7,7 @@
 #include "encodings/registry.h"
 #include "encodings/rope_scaling.h"
 #include "harness/cli/handlers.h"
+#include "harness/config/reference.h"
 #include "harness/data/tasks.h"
 #include "harness/model/build.h"
 #include "harness/model/precision.h"
@@ -124,6 +125,14 @@ int cmd_list(const Args&) {
     std::cout << fmt::format("  {:<12} {} (instances of at least {} tokens)\n", t.name, t.description, t.min_length);
   std::cout << "protocols (eval.protocols; task data is scored by \"task\"):\n";
   for (const auto& p : Vocabulary<Protocol>::entries()) std::cout << fmt::format("  {:<14} {}\n", p.name, p.description);
+  return 0;
+}
+
+int cmd_reference(const Args& args) {
+  const auto& what = args.operands();
+  if (what.size() != 1 || (what[0] != "config" && what[0] != "cli"))
+    throw UsageError("reference takes one of: config, cli");
+  std::cout << (what[0] == "config" ? config_reference_markdown() : cli_reference_markdown());
   return 0;
 }
 
