@@ -73,6 +73,8 @@ const std::vector<Command>& commands() {
         {"precision", vocabulary_choices<Precision>(),
          fmt::format("compute precision (default {})", name_of(BenchOptions{}.precision))},
         {"encoding", "E", fmt::format("encoding (default {})", BenchOptions{}.encoding)},
+        {"attention", vocabulary_choices<AttentionKind>(),
+         fmt::format("attention (default {})", name_of(BenchOptions{}.attention))},
         {"eval-tokens", "N", fmt::format("tokens per evaluation batch (default {})", BenchOptions{}.eval_tokens)},
         {"fused-seeds", "N", "also time N seeds trained as one fused model"},
         {"eval-length", "T", "the evaluation length timed (default 4L)"},

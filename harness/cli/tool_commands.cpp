@@ -95,6 +95,7 @@ int cmd_bench(const Args& args) {
   o.threads = threads;
   o.precision = vocabulary_flag(args, "precision", o.precision);
   o.encoding = args.get("encoding").value_or(o.encoding);
+  o.attention = vocabulary_flag(args, "attention", o.attention);
   o.fused_seeds = args.integer("fused-seeds", 0);
   o.eval_length = args.integer("eval-length", 0);
   o.eval_only = args.has("eval-only");

@@ -216,7 +216,7 @@ std::string render_table(const std::vector<json>& reports, const TableOptions& o
   bool any_conditional = false;
   const std::string conditional_note =
       "‡ one training seed: the ± is the document-sampling error only, conditional on the trained checkpoint "
-      "(the between-seed part is unknown; results/quick and the paper reports give its size at several seeds).";
+      "(the between-seed part is unknown; the three-seed reports in results/papers give its size).";
   auto format_cell = [&](int64_t T, const Row& row) -> std::string {
     auto c = row.cells.find(T);
     if (row.failed) return "failed";

@@ -41,7 +41,7 @@ namespace {
 
 // The benchmark's model as a config: the defaults with its shape, so it is built the way a run builds it.
 Config bench_config(const BenchOptions& o) {
-  Config c = read_config({{"runs", {{{"encoding", o.encoding}}}}});
+  Config c = read_config({{"runs", {{{"encoding", o.encoding}, {"attention", name_of(o.attention)}}}}});
   c.model.layers = o.layers;
   c.model.d_model = o.d_model;
   c.model.heads = o.heads;
@@ -124,6 +124,7 @@ json run_bench(const BenchOptions& o) {
   return {{"side", "lengthbench"},
           {"fused_seeds", fused},
           {"precision", name_of(precision.effective)},
+          {"attention", name_of(o.attention)},
           {"precision_choice", precision.to_json(hardware)},
           {"cpu", hardware.cpu_model},
           {"threads", o.threads},

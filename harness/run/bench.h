@@ -15,6 +15,7 @@ struct BenchOptions {
   int threads = 2;                  // set by the caller (use_threads); recorded here
   Precision precision = Precision::kAuto;
   std::string encoding = "rope";
+  AttentionKind attention = AttentionKind::kSoftmax;  // linear: causal linear attention (chunked prefix sums)
   int64_t fused_seeds = 0;          // > 1: also time that many seeds trained as one fused model
   int64_t eval_length = 0;          // T of the timed evaluation (0 = 4L)
   bool eval_only = false;           // time evaluation only (no training): its speed and peak memory at T
