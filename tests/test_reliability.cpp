@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <iterator>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +17,7 @@
 #include "harness/run/config_load.h"
 #include "harness/config/config.h"
 #include "harness/data/corpus.h"
+#include "harness/core/atomic_file.h"
 #include "harness/core/errors.h"
 #include "harness/run/preflight.h"
 #include "harness/report/files.h"
@@ -251,4 +254,18 @@ TEST_CASE("fuzz: thousands of mutated configs parse or fail with one line, never
   }
   INFO(ok << " parsed, " << rejected << " rejected");
   CHECK(rejected > 1000);
+}
+
+TEST_CASE("JSON files are indented, and written compactly once the indented text would pass 4 MiB") {
+  test::TempDir dir;
+  const std::string small = (dir.path / "small.json").string(), large = (dir.path / "large.json").string();
+  lb::write_json_atomic(small, nlohmann::json{{"a", {1, 2, 3}}});
+  lb::write_json_atomic(large, nlohmann::json{{"a", std::vector<double>(600000, 0.125)}});  // ~7 MB indented
+  auto lines = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+  };
+  CHECK(lines(small) > 1);
+  CHECK(lines(large) == 1);
+  CHECK(lb::read_json_file(large)["a"].size() == 600000);  // the same content
 }

@@ -54,7 +54,9 @@ void write_text_atomic(const std::string& path, const std::string& text) {
 }
 
 void write_json_atomic(const std::string& path, const json& value) {
-  write_text_atomic(path, value.dump(2) + "\n");
+  std::string text = value.dump(2);
+  if (text.size() > kCompactJsonBytes) text = value.dump();  // large reports: compact, ~5x smaller
+  write_text_atomic(path, text + "\n");
 }
 
 json read_json_file(const std::string& path) {

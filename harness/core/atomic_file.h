@@ -4,12 +4,16 @@
 // reports.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <cstddef>
 #include <string>
 
 namespace lb {
 
 // Creates `dir` (and parents); a file in its place is an InputError naming it as `what`.
 void ensure_directory(const std::string& dir, const std::string& what);
+// Indented (2 spaces), or compact when the indented text would pass kCompactJsonBytes (a task
+// report's per-instance arrays reach tens of MB indented), so committed reports stay small.
+constexpr size_t kCompactJsonBytes = size_t(4) << 20;
 void write_json_atomic(const std::string& path, const nlohmann::json& value);
 void write_text_atomic(const std::string& path, const std::string& text);
 nlohmann::json read_json_file(const std::string& path);  // throws naming the file
