@@ -29,11 +29,6 @@ class Alibi : public Encoding {
  public:
   using Encoding::Encoding;
 
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
   torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
     auto rows = [&](int64_t a, int64_t b, torch::Device dev) {
       auto slopes = torch::tensor(alibi_slopes(int(spec_.heads)), torch::kFloat32).to(dev);

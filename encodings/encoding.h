@@ -60,7 +60,13 @@ class Encoding : public torch::nn::Module {
   // x: token embeddings [B, T, C]. Absolute encodings add to them; others return x.
   virtual torch::Tensor embed(const torch::Tensor& x) { return x; }
   // Rotary tables (and what else grows linearly with T) for sequences of length T.
-  virtual PositionInputs positions(int64_t T, torch::Device device) = 0;
+  // The default: the length only (encodings whose positions live in a bias, the embeddings or
+  // nowhere); rotary and contextual encodings override it.
+  virtual PositionInputs positions(int64_t T, torch::Device) {
+    PositionInputs in;
+    in.length = T;
+    return in;
+  }
   // The additive attention bias of query rows [q0, q1) over keys [0, q1), causal mask not
   // included: [H or 1, q1 - q0, q1] fp32, or undefined for encodings without one. Relative: a
   // row depends on its query position, never on T. The model asks for every row at once where the

@@ -22,11 +22,6 @@ class Fire : public Encoding {
     initial_threshold_ = threshold > 0 ? threshold : double(spec.train_length);
     threshold_multiplier_ = register_parameter("threshold_multiplier", torch::ones({1}));
   }
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
   torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
     auto distance = q0 > 0 ? relative_distance(q0, q1, device)
                            : distance_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1},

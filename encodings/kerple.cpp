@@ -13,11 +13,6 @@ class Kerple : public Encoding {
     r1_ = register_parameter("r1", torch::rand({spec.heads, 1, 1}) * 2.0);
     r2_ = register_parameter("r2", torch::rand({spec.heads, 1, 1}));
   }
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
   torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
     auto distance = q0 > 0 ? relative_distance(q0, q1, device)
                            : distance_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {0, 1},

@@ -22,11 +22,6 @@ class Learned : public Encoding {
           "learned position table has {} rows but a sequence of {} tokens was given", table_.size(0), T));
     return x + table_.narrow(0, 0, T);
   }
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
   void extend_positions(int64_t trained, int64_t target, const std::string& rule) override {
     if (target > table_.size(0))
       throw std::invalid_argument(fmt::format("learned table has {} rows, fewer than the target length {}",

@@ -23,10 +23,7 @@ class Longformer : public MaskPatternEncoding {
         every_(option("global_every")),
         first_(option("global_first")) {}
   nlohmann::json inspect(int64_t T) override {
-    auto visible = (pattern(0, T)[0] == 0).to(torch::kInt64).contiguous();
-    std::vector<std::vector<int64_t>> rows;
-    for (int64_t i = 0; i < T; ++i) rows.emplace_back(visible[i].data_ptr<int64_t>(), visible[i].data_ptr<int64_t>() + T);
-    return {{"width", width_}, {"global_every", every_}, {"global_first", first_}, {"visible", rows}};
+    return {{"width", width_}, {"global_every", every_}, {"global_first", first_}, {"visible", visible_rows(T)}};
   }
   std::string notes() const override {
     return fmt::format("each query sees the last {} tokens and the global ones (every {}th, the first {}); global "

@@ -8,11 +8,6 @@ namespace {
 class NoPE : public Encoding {
  public:
   using Encoding::Encoding;
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
   nlohmann::json inspect(int64_t) override { return nlohmann::json::object(); }
 };
 

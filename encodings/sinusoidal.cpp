@@ -29,11 +29,6 @@ class Sinusoidal : public Encoding {
     const double scale = double(option("scale")) > 0 ? double(option("scale")) : spec_.embedding_std;
     return x + table * scale;
   }
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
   nlohmann::json inspect(int64_t T) override {
     auto table = sinusoidal_table(T, spec_.d_model, option("base")).to(torch::kFloat64).contiguous();
     std::vector<std::vector<double>> rows;

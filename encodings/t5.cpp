@@ -25,11 +25,6 @@ class T5Bias : public Encoding {
     const int64_t buckets = option("num_buckets");
     bias_table_ = register_parameter("bias", torch::zeros({buckets, spec.heads}));
   }
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
   torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
     auto rows = [&](int64_t a, int64_t b, torch::Device dev) {
       return t5_bucket(relative_distance(a, b, torch::kCPU), option("num_buckets"), option("max_distance")).to(dev);

@@ -3,7 +3,7 @@
 // `sinks` positions always. No other position signal (NoPE inside the window). Past L nothing
 // changes for a query: it sees at most width keys -- which is why a window alone reproduces much
 // of ALiBi's flat perplexity. width 0 = train_length / 2. Built as an additive bias (-inf outside).
-#include "encodings/encoding.h"
+#include "encodings/mask_pattern.h"
 
 #include <fmt/format.h>
 #include <limits>
@@ -11,27 +11,14 @@
 namespace lb {
 namespace {
 
-class Window : public Encoding {
+class Window : public MaskPatternEncoding {
  public:
   explicit Window(const EncodingSpec& spec)
-      : Encoding(spec),
+      : MaskPatternEncoding(spec),
         width_(int64_t(option("width")) > 0 ? int64_t(option("width")) : std::max<int64_t>(1, spec.train_length / 2)),
         sinks_(option("sinks")) {}
-  PositionInputs positions(int64_t T, torch::Device) override {
-    PositionInputs in;
-    in.length = T;
-    return in;
-  }
-  torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) override {
-    if (q0 > 0) return window_bias(q0, q1, width_, sinks_).to(device);
-    return bias_.get(q1, device, PositionTableCache::Reuse::kSlicePrefix, {1, 2},
-                     [&](int64_t n, torch::Device dev) { return window_bias(0, n, width_, sinks_).to(dev); });
-  }
   nlohmann::json inspect(int64_t T) override {
-    auto visible = (window_bias(0, T, width_, sinks_)[0] == 0).to(torch::kInt64).contiguous();
-    std::vector<std::vector<int64_t>> rows;
-    for (int64_t i = 0; i < T; ++i) rows.emplace_back(visible[i].data_ptr<int64_t>(), visible[i].data_ptr<int64_t>() + T);
-    return {{"width", width_}, {"sinks", sinks_}, {"visible", rows}};
+    return {{"width", width_}, {"sinks", sinks_}, {"visible", visible_rows(T)}};
   }
   std::string notes() const override {
     return fmt::format("each query sees at most the last {} tokens{}", width_,
@@ -40,7 +27,8 @@ class Window : public Encoding {
 
   // [1, q1 - q0, q1]: 0 where query i in [q0, q1) may see key j (i - j < width, or j < sinks),
   // -inf elsewhere. The causal mask (j > i) is the model's.
-  static torch::Tensor window_bias(int64_t q0, int64_t q1, int64_t width, int64_t sinks) {
+  torch::Tensor pattern(int64_t q0, int64_t q1) const override {
+    const int64_t width = width_, sinks = sinks_;
     auto distance = relative_distance(q0, q1, torch::kCPU);
     auto key = torch::arange(q1, torch::kFloat32).unsqueeze(0).expand({q1 - q0, q1});
     auto visible = (distance < double(width)).logical_or(key < double(sinks));
@@ -51,7 +39,6 @@ class Window : public Encoding {
 
  private:
   int64_t width_, sinks_;
-  PositionTableCache bias_;  // [1, T, T]
 };
 
 }  // namespace
