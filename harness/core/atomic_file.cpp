@@ -54,8 +54,8 @@ void write_text_atomic(const std::string& path, const std::string& text) {
 }
 
 void write_json_atomic(const std::string& path, const json& value) {
-  std::string text = value.dump(2);
-  if (text.size() > kCompactJsonBytes) text = value.dump();  // large reports: compact, ~5x smaller
+  std::string text = value.dump();  // large reports stay compact (~5x smaller than indented)
+  if (text.size() <= kCompactJsonBytes) text = value.dump(2);
   write_text_atomic(path, text + "\n");
 }
 

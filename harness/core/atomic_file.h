@@ -11,9 +11,10 @@ namespace lb {
 
 // Creates `dir` (and parents); a file in its place is an InputError naming it as `what`.
 void ensure_directory(const std::string& dir, const std::string& what);
-// Indented (2 spaces), or compact when the indented text would pass kCompactJsonBytes (a task
-// report's per-instance arrays reach tens of MB indented), so committed reports stay small.
-constexpr size_t kCompactJsonBytes = size_t(4) << 20;
+// Indented (2 spaces), or compact when the compact text passes kCompactJsonBytes (a task report's
+// per-instance arrays reach tens of MB indented), so committed reports stay small. A large report
+// is serialized once; only small ones are serialized twice.
+constexpr size_t kCompactJsonBytes = size_t(1) << 20;
 void write_json_atomic(const std::string& path, const nlohmann::json& value);
 void write_text_atomic(const std::string& path, const std::string& text);
 nlohmann::json read_json_file(const std::string& path);  // throws naming the file
