@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <limits>
 #include <stdexcept>
 
 namespace lb {
@@ -33,6 +34,15 @@ torch::Tensor relative_distance(int64_t q0, int64_t q1, torch::Device device) {
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   auto query = torch::arange(q0, q1, options), key = torch::arange(q1, options);
   return (query.unsqueeze(1) - key.unsqueeze(0)).clamp_min(0);  // query i, key j: i - j
+}
+
+torch::Tensor window_sinks_pattern(int64_t q0, int64_t q1, int64_t width, int64_t sinks) {
+  auto distance = relative_distance(q0, q1, torch::kCPU);
+  auto key = torch::arange(q1, torch::kFloat32).unsqueeze(0).expand({q1 - q0, q1});
+  auto visible = (distance < double(width)).logical_or(key < double(sinks));
+  return torch::where(visible, torch::zeros({q1 - q0, q1}),
+                      torch::full({q1 - q0, q1}, -std::numeric_limits<float>::infinity()))
+      .unsqueeze(0);
 }
 
 torch::Tensor far_pairs(const PositionInputs& pos, int64_t q0, int64_t q1, torch::Device device) {

@@ -49,6 +49,7 @@ struct EncodingSpec {
   nlohmann::json options = nlohmann::json::object();
   int64_t layers = 0;      // for encodings with per-layer parameters (CoPE)
   double embedding_std = 0.02;  // the token embedding's init std (absolute tables match its scale)
+  InferenceAttention inference;  // the run's inference-time logN and window (harness/config/config.h)
   int64_t head_dim() const { return d_model / heads; }
 };
 
@@ -118,6 +119,11 @@ std::shared_ptr<Encoding> make_encoding(EncodingSpec spec);
 // [q0, q1) and key j in [0, q1), clamped at 0 (the causal mask hides the rest); [T, T] for (0, T).
 torch::Tensor relative_distance(int64_t q0, int64_t q1, torch::Device device);
 inline torch::Tensor relative_distance(int64_t T, torch::Device device) { return relative_distance(0, T, device); }
+
+// [1, q1 - q0, q1] fp32 on the CPU: 0 where query i in [q0, q1) sees key j (i - j < width, or
+// j < sinks), -inf elsewhere; causality is the model's. Sliding windows, attention sinks and
+// LM-Infinite's Lambda mask, whether trained or applied at inference.
+torch::Tensor window_sinks_pattern(int64_t q0, int64_t q1, int64_t width, int64_t sinks);
 
 // The one cache for the position tables encodings (and the model's causal mask) build per
 // forward pass. Tables whose entries for positions < T do not depend on T (distances, ALiBi's

@@ -39,8 +39,9 @@ const std::vector<EncodingInfo>& encoding_registry() {
        make_learned},
       {"t5", "T5 causal bucketed relative bias, per head, shared across layers", {K::kRelative, false, true, true},
        {{"num_buckets", 32}, {"max_distance", 128}}, make_t5},
-      {"rope", "rotary embeddings (Su et al.); accepts the inference-time scalings", {K::kRelative, true, false},
-       {{"base", 10000.0}, {"rotary_fraction", 1.0}}, make_rope},
+      {"rope", "rotary embeddings (Su et al.); p < 1: p-RoPE (Barbero et al. 2025), resonance 1: Resonance RoPE "
+               "(Wang et al. 2024); accepts the inference-time scalings", {K::kRelative, true, false},
+       {{"base", 10000.0}, {"rotary_fraction", 1.0}, {"p", 1.0}, {"resonance", 0}}, make_rope},
       {"alibi", "linear distance penalty with geometric head slopes (Press et al.)", {K::kRelative, false, false, true},
        json::object(), make_alibi},
       {"xpos", "rotary + exponential decay zeta^((i-j)/B) (Sun et al.)", {K::kRelative, true, false},

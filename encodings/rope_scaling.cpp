@@ -35,7 +35,23 @@ std::vector<double> yarn_ramp(int64_t head_dim, double base, int64_t train_lengt
   return ramp;
 }
 
-double yarn_attention_scale(double s) { return s > 1 ? 0.1 * std::log(s) + 1.0 : 1.0; }
+double yarn_attention_scale(double s, double m) { return s > 1 ? 0.1 * m * std::log(s) + 1.0 : 1.0; }
+
+double yarn_attention_factor(double s, double attention_factor, double mscale, double mscale_all_dim) {
+  if (attention_factor > 0) return attention_factor;
+  if (mscale != 0 && mscale_all_dim != 0) return yarn_attention_scale(s, mscale) / yarn_attention_scale(s, mscale_all_dim);
+  return yarn_attention_scale(s);
+}
+
+void keep_highest_frequencies(std::vector<double>& inv_freq, size_t pairs, double p) {
+  const size_t removed = size_t(std::llround((1.0 - p) * double(pairs)));
+  for (size_t i = pairs - std::min(removed, pairs); i < pairs; ++i) inv_freq[i] = 0.0;
+}
+
+void round_wavelengths(std::vector<double>& inv_freq) {
+  for (auto& f : inv_freq)
+    if (f > 0) f = 2 * M_PI / std::max(1.0, std::round(2 * M_PI / f));
+}
 
 namespace {
 
@@ -54,22 +70,26 @@ RopeFrequencies ntk_aware(const RopeScalingArgs& a) {
   return {rope_inv_freq(a.head_dim, a.base * std::pow(a.factor, d / (d - 2))), 1.0, a.factor};
 }
 
-// Peng et al. 2023: NTK-by-parts (ramp between kept and interpolated dims) + attention scale.
-RopeFrequencies yarn(const RopeScalingArgs& a) {
+// Peng et al. 2023's frequencies: NTK-by-parts (a ramp between kept and interpolated dims).
+std::vector<double> by_parts_frequencies(const RopeScalingArgs& a) {
   auto inv = rope_inv_freq(a.head_dim, a.base);
   const auto ramp = yarn_ramp(a.head_dim, a.base, a.train_length, a.options.at("beta_fast"),
                               a.options.at("beta_slow"));
   for (size_t i = 0; i < inv.size(); ++i) inv[i] = inv[i] * (1 - ramp[i]) + inv[i] / a.factor * ramp[i];
-  return {inv, yarn_attention_scale(a.factor), a.factor};
+  return inv;
+}
+
+// YaRN: NTK-by-parts + attention scale (HF's attention_factor / mscale overrides).
+RopeFrequencies yarn(const RopeScalingArgs& a) {
+  return {by_parts_frequencies(a),
+          yarn_attention_factor(a.factor, a.options.at("attention_factor"), a.options.at("mscale"),
+                                a.options.at("mscale_all_dim")),
+          a.factor};
 }
 
 // YaRN's frequency part alone (bloc97's "NTK-by-parts"): the same ramp, no attention scale, so
 // YaRN's two ingredients can be compared separately.
-RopeFrequencies ntk_by_parts(const RopeScalingArgs& a) {
-  RopeFrequencies f = yarn(a);
-  f.attention_scale = 1.0;
-  return f;
-}
+RopeFrequencies ntk_by_parts(const RopeScalingArgs& a) { return {by_parts_frequencies(a), 1.0, a.factor}; }
 
 // Llama 3.1: wavelengths above L/low_freq_factor are divided by s, those below
 // L/high_freq_factor kept, and the band between blended linearly in L/wavelength.
@@ -127,6 +147,34 @@ RopeFrequencies rerope(const RopeScalingArgs& a) {
   return f;
 }
 
+// SelfExtend (Jin et al. 2024): neighbour attention (plain RoPE) for distances below window_size
+// (0 = L/2); past it, grouped attention with q at floor(i/G) + w - floor(w/G) and k at floor(j/G),
+// so a distance n lands near w + (n - w)/G. Positions stay below L while
+// T <= (L - w) G + w.
+RopeFrequencies self_extend(const RopeScalingArgs& a) {
+  RopeFrequencies f = plain(a);
+  const int64_t w = std::llround(double(a.options.at("window_size")));
+  f.rerope_window = w > 0 ? w : std::max<int64_t>(1, a.train_length / 2);
+  f.rerope_far_scale = 1.0;
+  f.far_group = std::llround(double(a.options.at("group_size")));
+  return f;
+}
+
+// LM-Infinite (Han et al. 2024): a Lambda-shaped mask (the first n_global tokens and the last
+// n_local, 0 = L) and every distance capped at `cap` (0 = L), scored as ReRoPE's clip.
+RopeFrequencies lm_infinite(const RopeScalingArgs& a) {
+  RopeFrequencies f = plain(a);
+  const auto or_length = [&](const char* key) {
+    const int64_t v = std::llround(double(a.options.at(key)));
+    return v > 0 ? v : a.train_length;
+  };
+  f.rerope_window = or_length("cap");
+  f.rerope_far_scale = 0.0;
+  f.mask_local = or_length("n_local");
+  f.mask_global = std::llround(double(a.options.at("n_global")));
+  return f;
+}
+
 // Leaky ReRoPE: past the window distances grow by 1/s per token instead of 1, so a distance of
 // T - 1 lands at w + (T - 1 - w) / s.
 RopeFrequencies leaky_rerope(const RopeScalingArgs& a) {
@@ -148,8 +196,10 @@ const std::vector<ScalingMethod>& scaling_methods() {
       {"ntk", "NTK-aware scaling: base * s^(d/(d-2))", json::object(), FactorRule::kGiven, ntk_aware},
       {"dynamic-ntk", "NTK-aware with s = max(1, T/L) from each sequence's length (takes no factor)",
        json::object(), FactorRule::kFromLength, ntk_aware},
-      {"yarn", "YaRN (Peng et al. 2023): NTK-by-parts ramp + attention scale 0.1 ln s + 1",
-       {{"beta_fast", 32.0}, {"beta_slow", 1.0}}, FactorRule::kGiven, yarn},
+      {"yarn", "YaRN (Peng et al. 2023): NTK-by-parts ramp + attention scale 0.1 ln s + 1 (HF's attention_factor, "
+               "mscale, mscale_all_dim override it; 0 = not given)",
+       {{"beta_fast", 32.0}, {"beta_slow", 1.0}, {"attention_factor", 0.0}, {"mscale", 0.0}, {"mscale_all_dim", 0.0}},
+       FactorRule::kGiven, yarn},
       {"ntk-by-parts", "YaRN's ramp without its attention scale (bloc97's NTK-by-parts)",
        {{"beta_fast", 32.0}, {"beta_slow", 1.0}}, FactorRule::kGiven, ntk_by_parts},
       {"llama3", "Llama 3.1 frequency-band scaling (low/high wavelength bands)",
@@ -163,6 +213,12 @@ const std::vector<ScalingMethod>& scaling_methods() {
        {{"window", 0.0}}, FactorRule::kNone, rerope, false, true},
       {"leaky-rerope", "leaky ReRoPE: distances past `window` (0 = L/2) grow by 1/s; costs a second QK product",
        {{"window", 0.0}}, FactorRule::kGiven, leaky_rerope, false, true},
+      {"self-extend", "SelfExtend (Jin et al. 2024): plain RoPE below window_size (0 = L/2), floor-divided positions "
+                      "by group_size past it; costs a second QK product",
+       {{"group_size", 4.0}, {"window_size", 0.0}}, FactorRule::kNone, self_extend, false, true},
+      {"lm-infinite", "LM-Infinite (Han et al. 2024): Lambda mask (first n_global + last n_local tokens, 0 = L) and "
+                      "distances capped at cap (0 = L); costs a second QK product",
+       {{"n_global", 10.0}, {"n_local", 0.0}, {"cap", 0.0}}, FactorRule::kNone, lm_infinite, false, true},
   };
   return methods;
 }
@@ -188,6 +244,20 @@ Scaling validate_scaling(Scaling scaling) {
     throw OptionError("abf_base", fmt::format("scaling \"{}\" option \"abf_base\" must be > 0", scaling.method));
   if (options.contains("window") && !(double(options.at("window")) >= 0))
     throw OptionError("window", fmt::format("scaling \"{}\" option \"window\" must be >= 0 (0 = L/2)", scaling.method));
+  if (options.contains("group_size")) {
+    const double g = options.at("group_size");
+    if (!(g >= 1) || g != std::floor(g))
+      throw OptionError("group_size", fmt::format("scaling \"{}\" option \"group_size\" must be an integer >= 1, got {}",
+                                                  scaling.method, g));
+  }
+  for (const char* key : {"window_size", "n_global", "n_local", "cap"})
+    if (options.contains(key) && !(double(options.at(key)) >= 0 && double(options.at(key)) == std::floor(double(options.at(key)))))
+      throw OptionError(key, fmt::format("scaling \"{}\" option \"{}\" must be a whole number of tokens >= 0{}",
+                                         scaling.method, key, std::string(key) == "n_global" ? "" : " (0 = the default)"));
+  for (const char* key : {"attention_factor", "mscale", "mscale_all_dim"})
+    if (options.contains(key) && !(double(options.at(key)) >= 0))
+      throw OptionError(key, fmt::format("scaling \"{}\" option \"{}\" must be >= 0 (0 = not given)", scaling.method,
+                                         key));
   if (scaling.exact_chunk) {
     if (*scaling.exact_chunk < 0)
       throw OptionError("exact_chunk", "exact_chunk must be \"auto\" (L/4) or a number of tokens >= 1");
@@ -196,6 +266,18 @@ Scaling validate_scaling(Scaling scaling) {
       throw OptionError("exact_chunk", fmt::format(
           "exact_chunk needs a scaling whose factor follows the length (dynamic-ntk, or factor \"auto\"); "
           "\"{}\" with factor {} has none", scaling.method, scaling.factor ? fmt::format("{:g}", *scaling.factor) : "none"));
+  }
+  if (scaling.kv_cache) {
+    scaling.options = options;
+    if (!depends_on_length(scaling))
+      throw OptionError("kv_cache", fmt::format(
+          "kv_cache rotates each position at its own s = max(1, (p + 1) / L): it needs a scaling whose factor follows "
+          "the length (dynamic-ntk, or factor \"auto\"); \"{}\" with factor {} has none", scaling.method,
+          scaling.factor ? fmt::format("{:g}", *scaling.factor) : "none"));
+    if (method.second_product)
+      throw OptionError("kv_cache", fmt::format("kv_cache takes a scaling with one rotation, not \"{}\"", scaling.method));
+    if (scaling.exact_chunk)
+      throw OptionError("kv_cache", "kv_cache and exact_chunk are two ways of applying a length-dependent scaling; give one");
   }
   scaling.options = options;
   return scaling;

@@ -30,10 +30,21 @@ struct RopeFrequencies {
   std::vector<double> inv_freq;  // [d/2], radians per position
   double attention_scale = 1.0;  // multiplies q and k each
   double factor = 1.0;           // the s used
-  // ReRoPE (Su 2023): query-key distances n >= rerope_window are scored as if they were
-  // window + (n - window) * rerope_far_scale (0: every far key at the window's distance). 0 = off.
+  // A second rotation for pairs at distance n = i - j >= rerope_window (0 = off): q at
+  // floor(i/G) a + w - floor(w/G) a and k at floor(j/G) a, with a = rerope_far_scale and
+  // G = far_group. ReRoPE (Su 2023; G = 1): distance w + (n - w) a (a = 0: every far key at w).
+  // SelfExtend (Jin et al. 2024; a = 1): floor(i/G) - floor(j/G) + w - floor(w/G).
   int64_t rerope_window = 0;
   double rerope_far_scale = 0.0;
+  int64_t far_group = 1;
+  // LM-Infinite's Lambda mask (Han et al. 2024): query i sees keys j with i - j < mask_local or
+  // j < mask_global; 0 = no mask.
+  int64_t mask_local = 0, mask_global = 0;
+  bool operator==(const RopeFrequencies& o) const {
+    return inv_freq == o.inv_freq && attention_scale == o.attention_scale && rerope_window == o.rerope_window &&
+           rerope_far_scale == o.rerope_far_scale && far_group == o.far_group && mask_local == o.mask_local &&
+           mask_global == o.mask_global;
+  }
 };
 
 using RopeScalingFn = RopeFrequencies (*)(const RopeScalingArgs&);
@@ -88,7 +99,17 @@ std::vector<double> rope_inv_freq(int64_t head_dim, double base);
 // (kept as trained), 1 from the one turning beta_slow times (fully interpolated).
 std::vector<double> yarn_ramp(int64_t head_dim, double base, int64_t train_length, double beta_fast,
                               double beta_slow);
-// YaRN's attention scale sqrt(1/t) = 0.1 ln s + 1 (1 at s <= 1).
-double yarn_attention_scale(double s);
+// YaRN's attention scale sqrt(1/t) = 0.1 m ln s + 1 (1 at s <= 1); m = 1 in the paper (HF's get_mscale).
+double yarn_attention_scale(double s, double m = 1.0);
+// HF's YaRN attention factor: attention_factor if > 0; else, when mscale and mscale_all_dim are
+// both given (non-zero), yarn_attention_scale(s, mscale) / yarn_attention_scale(s, mscale_all_dim);
+// else yarn_attention_scale(s).
+double yarn_attention_factor(double s, double attention_factor, double mscale, double mscale_all_dim);
+// p-RoPE (Barbero et al. 2025): of `pairs` frequencies ordered high to low, the lowest
+// round((1 - p) pairs) set to 0 (those pairs carry no position).
+void keep_highest_frequencies(std::vector<double>& inv_freq, size_t pairs, double p);
+// Resonance RoPE (Wang et al. 2024): every wavelength 2 pi / theta rounded to the nearest integer
+// (at least 1); zero frequencies stay zero.
+void round_wavelengths(std::vector<double>& inv_freq);
 
 }  // namespace lb

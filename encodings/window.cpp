@@ -6,7 +6,6 @@
 #include "encodings/mask_pattern.h"
 
 #include <fmt/format.h>
-#include <limits>
 
 namespace lb {
 namespace {
@@ -25,17 +24,7 @@ class Window : public MaskPatternEncoding {
                        sinks_ > 0 ? fmt::format(" and the first {}", sinks_) : std::string());
   }
 
-  // [1, q1 - q0, q1]: 0 where query i in [q0, q1) may see key j (i - j < width, or j < sinks),
-  // -inf elsewhere. The causal mask (j > i) is the model's.
-  torch::Tensor pattern(int64_t q0, int64_t q1) const override {
-    const int64_t width = width_, sinks = sinks_;
-    auto distance = relative_distance(q0, q1, torch::kCPU);
-    auto key = torch::arange(q1, torch::kFloat32).unsqueeze(0).expand({q1 - q0, q1});
-    auto visible = (distance < double(width)).logical_or(key < double(sinks));
-    return torch::where(visible, torch::zeros({q1 - q0, q1}),
-                        torch::full({q1 - q0, q1}, -std::numeric_limits<float>::infinity()))
-        .unsqueeze(0);
-  }
+  torch::Tensor pattern(int64_t q0, int64_t q1) const override { return window_sinks_pattern(q0, q1, width_, sinks_); }
 
  private:
   int64_t width_, sinks_;

@@ -73,6 +73,18 @@ inline TrainJob quick_job(int64_t length, int64_t steps, int64_t batch_size = 16
   return job;
 }
 
+// For head_dim 2 (one pair at frequency 1) and q = k = (1, 0): the score cos(angle_q(i) - angle_k(j))
+// of query i and key j, with the second rotation (ReRoPE, SelfExtend) where the pair is far.
+inline double unit_pair_score(const PositionInputs& pos, int64_t i, int64_t j) {
+  const auto pairs = far_pairs(pos, 0, pos.length, torch::kCPU);
+  const bool far = pairs.defined() && pairs[i][j].item<bool>();
+  const double qa = std::atan2((far ? pos.far_q_sin : pos.sin)[i][0].item<double>(),
+                               (far ? pos.far_q_cos : pos.cos)[i][0].item<double>());
+  const double ka = std::atan2((far ? pos.far_k_sin : pos.sin)[j][0].item<double>(),
+                               (far ? pos.far_k_cos : pos.cos)[j][0].item<double>());
+  return std::cos(qa - ka);
+}
+
 inline std::vector<double> to_vector(const torch::Tensor& t) {
   auto c = t.to(torch::kFloat64).contiguous();
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());

@@ -227,13 +227,7 @@ TEST_CASE("ReRoPE scores far pairs at the window's distance, leaky ReRoPE at w +
   // head_dim 2: one pair at frequency 1, so q = k = (1, 0) scores cos(distance).
   EncodingSpec spec = test::spec_of("rope", 2, 1, 8, 16);
   auto enc = make_encoding(spec);
-  auto score = [](const PositionInputs& pos, int64_t i, int64_t j) {
-    const auto pairs = far_pairs(pos, 0, pos.length, torch::kCPU);
-    const bool far = pairs.defined() && pairs[i][j].item<bool>();
-    const double qa = std::atan2((far ? pos.far_q_sin : pos.sin)[i][0].item<double>(), (far ? pos.far_q_cos : pos.cos)[i][0].item<double>());
-    const double ka = std::atan2((far ? pos.far_k_sin : pos.sin)[j][0].item<double>(), (far ? pos.far_k_cos : pos.cos)[j][0].item<double>());
-    return std::cos(qa - ka);
-  };
+  const auto score = test::unit_pair_score;
   Scaling rerope;
   rerope.method = "rerope";
   rerope.options = {{"window", 2}};

@@ -74,6 +74,13 @@ json merge_checked(const json& defaults, const json& user, const std::string& pr
   return out;
 }
 
+const std::set<std::string>& run_entry_keys() {
+  static const std::set<std::string> keys = {"name",     "encoding", "scaling", "factor",      "finetune",
+                                             "exact_chunk", "kv_cache", "attention", "logn", "eval_window",
+                                             "eval_sinks"};
+  return keys;
+}
+
 namespace {
 
 // The shape of one run entry; its names and options are checked by the model layer.
@@ -91,9 +98,7 @@ RunSpec read_run(const json& entry, size_t index) {
   run.scaling.method = string_field("scaling", "none");
   run.name = string_field("name", run.scaling.method == "none" ? run.encoding : run.encoding + "+" + run.scaling.method);
   for (const auto& [key, value] : entry.items())
-    if (key != "name" && key != "encoding" && key != "scaling" && key != "factor" && key != "finetune" &&
-        key != "exact_chunk" && key != "attention")
-      run.options[key] = value;
+    if (!run_entry_keys().count(key)) run.options[key] = value;
   if (entry.contains("attention")) {
     try {
       run.attention = parse_vocabulary<AttentionKind>(string_field("attention", "softmax"));
@@ -122,6 +127,26 @@ RunSpec read_run(const json& entry, size_t index) {
       throw ConfigError(fmt::format("config key \"{}.exact_chunk\" must be \"auto\" (L/4) or a number of tokens >= 1, "
                                     "got {}", where, chunk.dump()));
   }
+  auto count_field = [&](const std::string& key, const std::string& what) -> int64_t {
+    if (!entry.contains(key)) return 0;
+    if (!entry[key].is_number_integer() || entry[key].get<int64_t>() < 0)
+      throw ConfigError(fmt::format("config key \"{}.{}\" must be {} (an integer >= 0), got {}", where, key, what,
+                                    entry[key].dump()));
+    return entry[key].get<int64_t>();
+  };
+  auto bool_field = [&](const std::string& key) {
+    if (!entry.contains(key)) return false;
+    if (!entry[key].is_boolean())
+      throw ConfigError(fmt::format("config key \"{}.{}\" must be true or false, got {}", where, key, entry[key].dump()));
+    return entry[key].get<bool>();
+  };
+  run.scaling.kv_cache = bool_field("kv_cache");
+  run.inference.logn = bool_field("logn");
+  run.inference.window = count_field("eval_window", "a number of tokens (0 = no window)");
+  run.inference.sinks = count_field("eval_sinks", "a number of tokens");
+  if (run.inference.sinks > 0 && run.inference.window == 0)
+    throw ConfigError(fmt::format("config key \"{}.eval_sinks\" keeps the first tokens visible beside a sliding "
+                                  "window; set \"{}.eval_window\" too", where, where));
   if (entry.contains("finetune")) {
     run.finetune = parse_section<FinetuneConfig>(entry["finetune"], where + ".finetune");
     if (run.finetune.steps < 0 || run.finetune.length < 1.0)

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -172,7 +173,27 @@ struct Scaling {
   // tokens, each at s = max(1, chunk end / L) with everything it attends to recomputed at that s
   // (a model that rebuilds its cache whenever s changes). 0 = L/4; nullopt = one s per sequence.
   std::optional<int64_t> exact_chunk;
+  // Deployment-time mode for a length-dependent scaling, as a KV-cache decoder applies it: the
+  // query and key at position p are rotated once, at s = max(1, (p + 1) / L), and never again.
+  bool kv_cache = false;
 };
+
+// Inference-time changes to attention any softmax run can take (run-entry keys logn,
+// eval_window, eval_sinks); training never sees them.
+struct InferenceAttention {
+  // Qwen's logN (Chiang & Cholak 2022): the logits of the query at position p times
+  // max(1, ln(p + 1) / ln L). 1 up to L.
+  bool logn = false;
+  // A sliding window (query i sees keys j with i - j < window) plus the first `sinks` tokens,
+  // applied when evaluating a model trained with full attention. 0 = none.
+  int64_t window = 0, sinks = 0;
+  bool any() const { return logn || window > 0; }
+  bool operator==(const InferenceAttention& o) const { return logn == o.logn && window == o.window && sinks == o.sinks; }
+  bool operator!=(const InferenceAttention& o) const { return !(*this == o); }
+};
+
+// The keys every run entry may have besides its encoding's and scaling's options.
+const std::set<std::string>& run_entry_keys();
 
 // One entry of "runs". The config layer reads its shape (name, encoding, scaling, factor,
 // exact_chunk, finetune); the model layer (harness/model/run_check.h) checks the names against
@@ -184,6 +205,7 @@ struct RunSpec {
   nlohmann::json encoding_options = nlohmann::json::object();
   AttentionKind attention = AttentionKind::kSoftmax;  // the entry's "attention"
   Scaling scaling;
+  InferenceAttention inference;
   FinetuneConfig finetune;
   nlohmann::json entry;  // the run entry as written, with defaults filled
 };

@@ -46,7 +46,8 @@ std::string config_reference_markdown() {
       "Generated from the config's field lists (`lengthbench reference config > docs/reference/config.md`); "
       "a test fails when this file and the binary disagree. Meanings: docs/config.md. Besides these keys a "
       "config has `runs` (a list of run entries: `name`, `encoding`, `scaling`, `factor`, `exact_chunk`, "
-      "`attention`, `finetune`, and the encoding's and scaling's options, listed by `lengthbench list`) and "
+      "`kv_cache`, `attention`, `logn`, `eval_window`, `eval_sinks`, `finetune`, and the encoding's and scaling's "
+      "options, listed by `lengthbench list`) and "
       "`claims` (docs/evaluation.md).\n\n"
       "| key | type | default | allowed |\n|---|---|---|---|\n";
   const Config defaults;

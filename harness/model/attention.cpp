@@ -61,7 +61,11 @@ torch::Tensor mask_rows(Encoding& encoding, PositionTableCache* causal, int64_t 
                      : build(q0, q1, device);
   const auto bias = encoding.bias(q0, q1, device);
   if (bias.defined()) mask = bias + mask;
-  if (biased) *biased = bias.defined();
+  // An inference-time window (and sinks) on a model trained without one.
+  const InferenceAttention& inference = encoding.spec().inference;
+  const bool windowed = inference.window > 0 && c10::InferenceMode::is_enabled();
+  if (windowed) mask = mask + window_sinks_pattern(q0, q1, inference.window, inference.sinks)[0].to(device);
+  if (biased) *biased = bias.defined() || windowed;
   if (autocast_enabled(device)) mask = mask.to(autocast_dtype(device));
   return mask;
 }
@@ -96,6 +100,11 @@ torch::Tensor attend_rows(const torch::Tensor& qr, const torch::Tensor& kr, cons
 
 }  // namespace
 
+torch::Tensor logn_scale(int64_t T, int64_t train_length, torch::Device device) {
+  const auto count = torch::arange(1, T + 1, torch::kFloat64);
+  return (count.log() / std::log(double(train_length))).clamp_min(1.0).to(torch::kFloat32).to(device);
+}
+
 int64_t attention_score_budget() { return budget().load(); }
 
 ScoreBudgetScope::ScoreBudgetScope(int64_t bytes) : previous_(budget().load()) { budget().store(bytes); }
@@ -128,6 +137,13 @@ AttentionInputs build_attention_inputs(Encoding& encoding, PositionTableCache& c
   if (pos.far_window > 0) {
     in.q_far = rotary_tables(pos.far_q_cos, pos.far_q_sin, pos.q_scale, in.q_scale);
     in.k_far = rotary_tables(pos.far_k_cos, pos.far_k_sin, pos.k_scale);
+  }
+  // logN: each query row's logits times max(1, ln(p + 1) / ln L), inside q's tables when it rotates.
+  if (encoding.spec().inference.logn && c10::InferenceMode::is_enabled()) {
+    const auto rows = logn_scale(T, encoding.spec().train_length, device).unsqueeze(1);
+    for (RotaryTables* t : {&in.q, &in.q_far})
+      if (t->c.defined()) *t = {t->c * rows, t->s * rows};
+    if (!in.q.c.defined()) in.q_rows = rows * in.q_scale;
   }
   if (pos.contextual) in.contextual = &encoding;
   in.block = query_block_rows(B, heads, T, c10::InferenceMode::is_enabled());
@@ -200,7 +216,7 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
       kf = rotate(k, in.k_far);
     }
   } else {
-    qr = q * in.q_scale;
+    qr = in.q_rows.defined() ? q * in.q_rows.narrow(0, first, Tq).to(q.scalar_type()) : q * in.q_scale;
     kr = k;
   }
   if (in.block == 0) {

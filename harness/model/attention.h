@@ -33,6 +33,7 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
 struct AttentionInputs {
   RotaryTables q, k;          // undefined tables: no rotation
   double q_scale = 1.0;       // applied to q when there is no rotation (else it is inside q's tables)
+  torch::Tensor q_rows;       // [T, 1] per-query multiplier (logN) when there is no rotation; optional
   RotaryTables q_far, k_far;  // ReRoPE's second rotation, scored on the far pairs
   // Whole scores: the additive mask [T, T] or [H, T, T] (0 / -inf causal plus any encoding bias,
   // in the compute dtype) and the far pairs [T, T] bool (undefined: none).
@@ -44,6 +45,9 @@ struct AttentionInputs {
   bool plain_causal = false;       // no bias: the mask is the causal one alone
   bool linear = false;             // causal linear attention instead of softmax (no mask, no bias)
 };
+
+// logN's per-query logit multiplier max(1, ln(p + 1) / ln L) for positions p = 0 .. T - 1: [T] fp32.
+torch::Tensor logn_scale(int64_t T, int64_t train_length, torch::Device device);
 
 // Bytes one layer's scores may take before inference scores queries in blocks.
 int64_t attention_score_budget();

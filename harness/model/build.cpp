@@ -12,6 +12,7 @@ EncodingSpec encoding_spec(const Config& c, const RunSpec& run, int64_t max_leng
   spec.layers = c.model.layers;
   spec.embedding_std = c.model.embedding_std;
   spec.options = run.encoding_options;
+  spec.inference = run.inference;
   return spec;
 }
 

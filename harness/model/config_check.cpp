@@ -33,7 +33,7 @@ void check_run(RunSpec& run, size_t index) {
   } catch (const std::invalid_argument& e) {
     throw ConfigError(fmt::format("config key \"{}.scaling\": {}", where, e.what()));
   }
-  std::set<std::string> allowed = {"name", "encoding", "scaling", "factor", "finetune", "exact_chunk"};
+  std::set<std::string> allowed = run_entry_keys();
   for (const auto& [k, v] : info->option_defaults.items()) allowed.insert(k);
   for (const auto& [k, v] : scaling->option_defaults.items()) allowed.insert(k);
   for (const auto& [key, value] : run.options.items()) {
@@ -71,6 +71,10 @@ void check_run(RunSpec& run, size_t index) {
       throw ConfigError(fmt::format("config key \"{}.scaling\": \"{}\" needs the scores (a second product); linear "
                                     "attention has none", where, run.scaling.method));
   }
+  if (run.attention == AttentionKind::kLinear && run.inference.any())
+    throw ConfigError(fmt::format("config key \"{}.{}\": linear attention has no softmax to rescale or mask; logn, "
+                                  "eval_window and eval_sinks need softmax attention", where,
+                                  run.inference.logn ? "logn" : "eval_window"));
   const std::string extend = run.finetune.extend;
   if (extend != "none" && extend != "copy" && extend != "interpolate")
     throw ConfigError(fmt::format("config key \"{}.finetune.extend\" is \"{}\"; allowed: none, copy, interpolate", where,
@@ -112,6 +116,14 @@ void check_model_config(Config& c) {
       throw ConfigError(fmt::format("config key \"runs[{}].{}\": {}", i, e.key, e.what()));
     } catch (const std::invalid_argument& e) {
       throw ConfigError(fmt::format("config key \"runs[{}]\" (encoding \"{}\"): {}", i, run.encoding, e.what()));
+    }
+    // SelfExtend's neighbour window must be shorter than some evaluated length, or it does nothing.
+    if (run.scaling.method == "self-extend") {
+      const int64_t w = std::llround(double(run.scaling.options.at("window_size")));
+      const int64_t window = w > 0 ? w : std::max<int64_t>(1, c.train.length / 2);
+      require(window < longest, fmt::format("config key \"runs[{}].window_size\" ({}) must be below the longest evaluated "
+                                            "length ({}): SelfExtend is plain RoPE inside its neighbour window", i, window,
+                                            longest));
     }
     // List-valued scaling options need one entry per rotated pair.
     const int64_t pairs = std::llround(run.encoding_options.value("rotary_fraction", 1.0) *

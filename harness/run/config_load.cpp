@@ -27,14 +27,25 @@ bool same_computation(const Config& c, const RunSpec& a, const RunSpec& b, int64
   if (a.encoding != b.encoding || a.encoding_options != b.encoding_options || a.attention != b.attention ||
       a.finetune.steps != 0 || b.finetune.steps != 0 || a.scaling.exact_chunk != b.scaling.exact_chunk)
     return false;
+  const int64_t L = c.train.length;
+  // Inference-time changes that are the identity at T: logN up to L, kv_cache up to L (s = 1
+  // everywhere), a window at least T long.
+  if (T > L && (a.inference.logn != b.inference.logn || a.scaling.kv_cache != b.scaling.kv_cache)) return false;
+  const auto window_at = [T](const InferenceAttention& x) {
+    return x.window > 0 && x.window < T ? std::make_pair(x.window, x.sinks) : std::make_pair(int64_t(0), int64_t(0));
+  };
+  if (window_at(a.inference) != window_at(b.inference)) return false;
   const EncodingInfo& info = encoding_info(a.encoding);
   if (!info.capabilities.takes_scalings) return a.scaling.method == b.scaling.method;
   const double base = a.encoding_options.value("base", info.option_defaults.value("base", 10000.0));
-  const int64_t head_dim = c.model.d_model / c.model.heads, L = c.train.length;
+  const int64_t head_dim = c.model.d_model / c.model.heads;
   const RopeFrequencies fa = rope_frequencies(head_dim, base, validate_scaling(a.scaling), L, T);
   const RopeFrequencies fb = rope_frequencies(head_dim, base, validate_scaling(b.scaling), L, T);
-  return fa.inv_freq == fb.inv_freq && fa.attention_scale == fb.attention_scale &&
-         fa.rerope_window == fb.rerope_window && fa.rerope_far_scale == fb.rerope_far_scale;
+  // kv_cache at T > L was told apart above; the same kv_cache rows at every p < T means the
+  // same frequencies at every prefix length, which the check at T alone does not show.
+  if (a.scaling.kv_cache && T > L) return a.scaling.method == b.scaling.method && a.scaling.options == b.scaling.options &&
+                                            a.scaling.factor == b.scaling.factor;
+  return fa == fb;
 }
 
 // A claim whose two sides are one computation cannot fail (its difference is 0 by construction).

@@ -41,8 +41,11 @@ json training_identity(const Config& c, const RunSpec& run, int64_t max_length, 
 }
 
 json finetune_identity(const json& base_identity, const RunSpec& run) {
-  return {{"base", base_identity}, {"finetune", run.entry["finetune"]}, {"scaling", run.scaling.method},
-          {"factor", run.entry["factor"]}, {"scaling_options", run.scaling.options}};
+  json identity = {{"base", base_identity}, {"finetune", run.entry["finetune"]}, {"scaling", run.scaling.method},
+                   {"factor", run.entry["factor"]}, {"scaling_options", run.scaling.options}};
+  // Fine-tuning rotates at the scaling as applied; kv_cache stays out when off (older identities).
+  if (run.scaling.kv_cache) identity["kv_cache"] = true;
+  return identity;
 }
 
 std::string trained_model_id(const json& identity, const RunSpec& run, const std::vector<uint64_t>& seeds) {
