@@ -75,6 +75,9 @@ class Encoding : public torch::nn::Module {
   virtual torch::Tensor bias(int64_t q0, int64_t q1, torch::Device device) { return {}; }
   // Inference-time extension; encodings whose registry entry takes scalings override it.
   virtual void set_scaling(const Scaling& scaling);
+  // The run's inference-time logN and window (a trained model is shared by the runs that differ
+  // only in these, like scalings).
+  void set_inference(const InferenceAttention& inference) { spec_.inference = inference; }
   // The encoding's numbers for `lengthbench inspect`, at sequence length T.
   virtual nlohmann::json inspect(int64_t T) = 0;
   // Absolute tables: grow the rows trained at positions < trained to positions < target by

@@ -79,6 +79,23 @@ TEST_CASE("run: one trained rope model serves every scaling and the report is co
   CHECK(resumed["status"] == "complete");
 }
 
+TEST_CASE("run: logn and an inference window reach the evaluation of the shared trained model") {
+  test::TempDir dir;
+  json cfg = small_config(make_corpus(dir));
+  cfg["eval"]["protocols"] = {"nonoverlapping"};
+  cfg["runs"] = {{{"encoding", "rope"}},
+                 {{"name", "rope+logn"}, {"encoding", "rope"}, {"logn", true}},
+                 {{"name", "rope+window"}, {"encoding", "rope"}, {"eval_window", 4}}};
+  json report = run_experiment(parse_config(cfg), {(dir.path / "out").string()});
+  const auto& runs = report["runs"];
+  CHECK(runs[0]["trained_model"] == runs[1]["trained_model"]);
+  CHECK(runs[0]["trained_model"] == runs[2]["trained_model"]);
+  auto nll = [&](int run, int length) { return runs[run]["results"][length]["nll"].get<double>(); };
+  CHECK(nll(1, 0) == nll(0, 0));  // logN is 1 up to L
+  CHECK(nll(1, 1) != nll(0, 1));
+  CHECK(nll(2, 0) != nll(0, 0));  // a 4-token window inside L = 16
+}
+
 TEST_CASE("run: too little held-out data for the longest length is a clear error") {
   test::TempDir dir;
   auto cfg = small_config(make_corpus(dir));

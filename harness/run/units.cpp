@@ -134,6 +134,7 @@ class Scheduler {
     }
     if (!ctx_.main()) return record;  // other ranks only help train
     model->encoding().set_scaling(run.scaling);
+    model->encoding().set_inference(run.inference);
     if (auto notes = model->encoding().notes(); !notes.empty()) record[key::notes] = notes;
     const auto eval_start = std::chrono::steady_clock::now();
     const json evaluated = evaluate_model(c_, log_label(c_, run.name, unit.seed), model, ctx_.corpus, ctx_.lengths,
